@@ -1,0 +1,58 @@
+package dev.graft.core;
+
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Singleton;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.flywaydb.core.Flyway;
+import org.jboss.logging.Logger;
+
+/**
+ * Brings the experiment store up before anything else starts: the embedded PostgreSQL when the
+ * datasource points at it, then the Flyway migrations, which are the only DDL.
+ */
+@Singleton
+public class DatabaseStartup {
+
+  private static final Logger LOG = Logger.getLogger(DatabaseStartup.class);
+
+  private final EmbeddedDatabase embedded;
+  private final DatabaseConfig config;
+  private final Flyway flyway;
+  private final String jdbcUrl;
+
+  DatabaseStartup(
+      EmbeddedDatabase embedded,
+      DatabaseConfig config,
+      Flyway flyway,
+      @ConfigProperty(name = "quarkus.datasource.jdbc.url") String jdbcUrl) {
+    this.embedded = embedded;
+    this.config = config;
+    this.flyway = flyway;
+    this.jdbcUrl = jdbcUrl;
+  }
+
+  void onStart(@Observes @Priority(1) StartupEvent event) {
+    if (usesEmbedded()) {
+      embedded.start();
+    } else {
+      LOG.infof("Using the PostgreSQL at %s", jdbcUrl);
+    }
+    var result = flyway.migrate();
+    LOG.infof(
+        "Experiment store schema at version %s (%d migrations applied now)",
+        flyway.info().current() == null ? "none" : flyway.info().current().getVersion(),
+        result.migrationsExecuted);
+  }
+
+  void onStop(@Observes ShutdownEvent event) {
+    embedded.stop();
+  }
+
+  /** True when Graft owns the database: the datasource URL is the embedded one. */
+  public boolean usesEmbedded() {
+    return config.embeddedEnabled() && config.embeddedJdbcUrl().equals(jdbcUrl);
+  }
+}

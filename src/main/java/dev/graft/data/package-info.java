@@ -1,0 +1,2 @@
+/** Datasets: upload, registration of server-side folders and files, validation and splits. */
+package dev.graft.data;

@@ -1,0 +1,7 @@
+package dev.graft.experiments;
+
+import io.quarkus.hibernate.orm.panache.PanacheRepository;
+import jakarta.enterprise.context.ApplicationScoped;
+
+@ApplicationScoped
+public class MetricPointRepository implements PanacheRepository<MetricPoint> {}
