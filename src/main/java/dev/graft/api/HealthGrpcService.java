@@ -1,28 +1,33 @@
 package dev.graft.api;
 
 import dev.graft.core.Readiness;
-import grpc.health.v1.Health;
+import grpc.health.v1.HealthGrpc;
 import grpc.health.v1.HealthOuterClass.HealthCheckRequest;
 import grpc.health.v1.HealthOuterClass.HealthCheckResponse;
 import grpc.health.v1.HealthOuterClass.HealthCheckResponse.ServingStatus;
 import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.common.annotation.Blocking;
 import io.smallrye.mutiny.Multi;
-import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
+import io.smallrye.mutiny.subscription.Cancellable;
 import java.time.Duration;
 import java.util.Set;
 
 /**
  * The standard {@code grpc.health.v1.Health} service, reporting SERVING only while Graft is ready
- * (its database reachable). The empty service name stands for the whole server.
+ * (its database reachable). The empty service name stands for the whole server. Quarkus' built-in
+ * health service is switched off because it does not follow readiness.
  */
 @GrpcService
-public class HealthGrpcService implements Health {
+public class HealthGrpcService extends HealthGrpc.HealthImplBase {
 
   static final Set<String> SERVICES = Set.of("", "graft.v1.ExperimentService");
   private static final Duration WATCH_INTERVAL = Duration.ofSeconds(1);
+  // SERVICE_UNKNOWN (3) is newer than the health.proto these stubs were generated from.
+  private static final int SERVICE_UNKNOWN = 3;
 
   private final Readiness readiness;
 
@@ -32,35 +37,43 @@ public class HealthGrpcService implements Health {
 
   @Override
   @Blocking
-  public Uni<HealthCheckResponse> check(HealthCheckRequest request) {
-    return Uni.createFrom().item(() -> response(statusOf(request.getService())));
+  public void check(HealthCheckRequest request, StreamObserver<HealthCheckResponse> response) {
+    String service = request.getService();
+    if (!SERVICES.contains(service)) {
+      response.onError(
+          Status.NOT_FOUND
+              .withDescription("unknown service '" + service + "'; known: " + SERVICES)
+              .asException());
+      return;
+    }
+    response.onNext(response(status()));
+    response.onCompleted();
   }
 
   @Override
-  public Multi<HealthCheckResponse> watch(HealthCheckRequest request) {
-    String service = request.getService();
-    if (!SERVICES.contains(service)) {
-      // SERVICE_UNKNOWN (3) is newer than the health.proto these stubs were generated from.
-      return Multi.createFrom().item(HealthCheckResponse.newBuilder().setStatusValue(3).build());
+  public void watch(HealthCheckRequest request, StreamObserver<HealthCheckResponse> response) {
+    if (!SERVICES.contains(request.getService())) {
+      response.onNext(HealthCheckResponse.newBuilder().setStatusValue(SERVICE_UNKNOWN).build());
+      return; // per the protocol the stream stays open; the client ends it
     }
-    return Multi.createFrom()
-        .ticks()
-        .every(WATCH_INTERVAL)
-        .onOverflow()
-        .drop()
-        .emitOn(Infrastructure.getDefaultWorkerPool())
-        .map(tick -> statusOf(service))
-        .skip()
-        .repetitions()
-        .map(HealthGrpcService::response);
+    Cancellable subscription =
+        Multi.createFrom()
+            .ticks()
+            .startingAfter(Duration.ofMillis(1))
+            .every(WATCH_INTERVAL)
+            .onOverflow()
+            .drop()
+            .emitOn(Infrastructure.getDefaultWorkerPool())
+            .map(tick -> status())
+            .skip()
+            .repetitions()
+            .subscribe()
+            .with(status -> response.onNext(response(status)), response::onError);
+    ((ServerCallStreamObserver<HealthCheckResponse>) response)
+        .setOnCancelHandler(subscription::cancel);
   }
 
-  private ServingStatus statusOf(String service) {
-    if (!SERVICES.contains(service)) {
-      throw Status.NOT_FOUND
-          .withDescription("unknown service '" + service + "'; known: " + SERVICES)
-          .asRuntimeException();
-    }
+  private ServingStatus status() {
     return readiness.isReady() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
   }
 

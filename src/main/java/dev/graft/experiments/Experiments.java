@@ -4,6 +4,7 @@ import dev.graft.core.GraftException;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.transaction.Transactional;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Optional;
 import java.util.TreeSet;
@@ -43,7 +44,7 @@ public class Experiments {
     e.name = name;
     e.description = checkDescription(description);
     e.tags = checkTags(tags);
-    e.createdAt = Instant.now();
+    e.createdAt = now();
     e.updatedAt = e.createdAt;
     try {
       repository.persistAndFlush(e);
@@ -85,8 +86,13 @@ public class Experiments {
     Experiment e = find(id);
     description.ifPresent(d -> e.description = checkDescription(d));
     tags.ifPresent(t -> e.tags = checkTags(t));
-    e.updatedAt = Instant.now();
+    e.updatedAt = now();
     return ExperimentInfo.of(e, repository.runCounts(List.of(id)).getOrDefault(id, 0L));
+  }
+
+  /** Now, at the database's precision (microseconds), so that what we return is what we store. */
+  private static Instant now() {
+    return Instant.now().truncatedTo(ChronoUnit.MICROS);
   }
 
   private Experiment find(long id) {
