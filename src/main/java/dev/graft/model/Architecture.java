@@ -1,0 +1,43 @@
+package dev.graft.model;
+
+import ai.onnx.proto.OnnxMl.ModelProto;
+
+/**
+ * A built-in network, described once and emitted as an ONNX graph.
+ *
+ * <p>{@link #backbone} is the feature extractor alone, ending at {@link #featureTensor()}; {@link
+ * #classifier} adds the default head (one Gemm from the features to {@code logits}, named {@code
+ * head.*}) so that a fresh architecture is a complete classifier for pre-training. Graph surgery
+ * later cuts at the same feature tensor and grafts a new head.
+ */
+public interface Architecture {
+
+  /** Registry name, such as {@code resnet-mini}. */
+  String name();
+
+  /** One line for listings. */
+  String description();
+
+  /** What the graph expects as input. */
+  InputSpec input();
+
+  /** Tensor at which heads are cut and grafted: {@code [N, features]} for the built-ins. */
+  String featureTensor();
+
+  /**
+   * Dot-separated name components that make a block key for {@link FreezeSpec#lastBlocks(int, int)}
+   * (2 for all built-ins: {@code layer1.0}, {@code features.3}).
+   */
+  default int blockDepth() {
+    return FreezeSpec.DEFAULT_BLOCK_DEPTH;
+  }
+
+  /** The feature extractor with seeded fresh weights; its single output is the feature tensor. */
+  ModelProto backbone(long seed);
+
+  /** The backbone plus the default linear head: a classifier of {@code numClasses} logits. */
+  default ModelProto classifier(int numClasses, long seed) {
+    return GraphSurgery.appendHead(
+        backbone(seed), featureTensor(), HeadSpec.linear(numClasses), seed);
+  }
+}
