@@ -8,7 +8,8 @@ import ai.onnx.proto.OnnxMl.ModelProto;
  * <p>{@link #backbone} is the feature extractor alone, ending at {@link #featureTensor()}; {@link
  * #classifier} adds the default head (one Gemm from the features to {@code logits}, named {@code
  * head.*}) so that a fresh architecture is a complete classifier for pre-training. Graph surgery
- * later cuts at the same feature tensor and grafts a new head.
+ * later cuts at the same feature tensor and grafts a new head. Layer names follow PyTorch module
+ * paths so that the automatic block keys of {@link GraphParameters} are the architecture's blocks.
  */
 public interface Architecture {
 
@@ -23,14 +24,6 @@ public interface Architecture {
 
   /** Tensor at which heads are cut and grafted: {@code [N, features]} for the built-ins. */
   String featureTensor();
-
-  /**
-   * Dot-separated name components that make a block key for {@link FreezeSpec#lastBlocks(int, int)}
-   * (2 for all built-ins: {@code layer1.0}, {@code features.3}).
-   */
-  default int blockDepth() {
-    return FreezeSpec.DEFAULT_BLOCK_DEPTH;
-  }
 
   /** The feature extractor with seeded fresh weights; its single output is the feature tensor. */
   ModelProto backbone(long seed);
