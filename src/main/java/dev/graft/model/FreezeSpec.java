@@ -2,6 +2,7 @@ package dev.graft.model;
 
 import ai.onnx.proto.OnnxMl.ModelProto;
 import dev.graft.core.GraftException;
+import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -21,7 +22,7 @@ public sealed interface FreezeSpec
         FreezeSpec.LastBlocks,
         FreezeSpec.Patterns {
 
-  /** Names of the initializers that train, in graph order. */
+  /** Names of the initializers that train, in graph order (an unmodifiable set). */
   Set<String> trainable(ModelProto model);
 
   /** {@link #trainable} as a predicate on initializer names, for the training block. */
@@ -79,7 +80,7 @@ public sealed interface FreezeSpec
                 + "' has no head.* weights, so freezing the backbone would train nothing;"
                 + " graft a head with GraphSurgery.appendHead first");
       }
-      return head;
+      return Collections.unmodifiableSet(head);
     }
   }
 
@@ -87,7 +88,7 @@ public sealed interface FreezeSpec
   record NothingFrozen() implements FreezeSpec {
     @Override
     public Set<String> trainable(ModelProto model) {
-      return new LinkedHashSet<>(GraphParameters.of(model).weights());
+      return Collections.unmodifiableSet(new LinkedHashSet<>(GraphParameters.of(model).weights()));
     }
   }
 
@@ -133,7 +134,7 @@ public sealed interface FreezeSpec
           names.add(p.name());
         }
       }
-      return names;
+      return Collections.unmodifiableSet(names);
     }
   }
 
@@ -182,7 +183,7 @@ public sealed interface FreezeSpec
                   + params.blocks());
         }
       }
-      return names;
+      return Collections.unmodifiableSet(names);
     }
 
     private static Pattern compile(String entry) {

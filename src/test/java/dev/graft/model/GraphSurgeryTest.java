@@ -3,7 +3,6 @@ package dev.graft.model;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -184,7 +183,9 @@ class GraphSurgeryTest {
     List<String> head = initializerNames(model).stream().filter(GraphSurgery::isHead).toList();
     assertEquals(List.of("head.0.weight", "head.0.bias"), head);
     assertArrayEquals(new long[] {1, 2}, OrtRun.runRandom(model, "input", 1, 1, 28, 28).shape());
-    assertNotEquals(pretrained.getGraph().getNodeCount(), 0);
+    assertEquals(
+        1,
+        model.getGraph().getNodeList().stream().filter(n -> n.getOpType().equals("Gemm")).count());
   }
 
   @Test
