@@ -28,9 +28,13 @@ public interface Architecture {
   /** The feature extractor with seeded fresh weights; its single output is the feature tensor. */
   ModelProto backbone(long seed);
 
-  /** The backbone plus the default linear head: a classifier of {@code numClasses} logits. */
+  /** The head that makes a fresh architecture a classifier: one Linear layer to the logits. */
+  default HeadSpec defaultHead(int numClasses) {
+    return HeadSpec.linear(numClasses);
+  }
+
+  /** The backbone plus the default head: a classifier of {@code numClasses} logits. */
   default ModelProto classifier(int numClasses, long seed) {
-    return GraphSurgery.appendHead(
-        backbone(seed), featureTensor(), HeadSpec.linear(numClasses), seed);
+    return GraphSurgery.appendHead(backbone(seed), featureTensor(), defaultHead(numClasses), seed);
   }
 }
