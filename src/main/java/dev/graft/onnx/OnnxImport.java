@@ -91,6 +91,13 @@ public final class OnnxImport {
       }
     }
     for (TensorProto t : g.getInitializerList()) {
+      if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
+        throw new GraftException.InvalidArgument(
+            "initializer '"
+                + t.getName()
+                + "' keeps its data in an external file; load the model from its path"
+                + " (OnnxImport.load(Path)) so the data can be read next to it");
+      }
       if (!OnnxTensors.isFloat(t.getDataType()) && !OnnxTensors.isInteger(t.getDataType())) {
         throw new GraftException.InvalidArgument(
             "initializer '"
