@@ -283,6 +283,79 @@ class OnnxBlockTrainingTest {
     assertEquals(1, out.getGraph().getInitializerCount());
   }
 
+  @Test
+  void pytorchStyleOpsetElevenGraphTrainsAndExportsAtSeventeenWithParity() {
+    Engine.getInstance().setRandomSeed(5);
+    TestGraphs g = new TestGraphs(9).opset(11);
+    g.input("input", FLOAT, -1, 2, 8, 8).output("logits", FLOAT);
+    g.initRandom("features.0.weight", 4, 2, 3, 3);
+    g.init("features.1.weight", new long[] {4}, new float[] {1f, 1f, 1f, 1f});
+    g.init("features.1.bias", new long[] {4}, new float[4]);
+    g.init("features.1.running_mean", new long[] {4}, new float[4]);
+    g.init("features.1.running_var", new long[] {4}, new float[] {1f, 1f, 1f, 1f});
+    g.initRandom("classifier.weight", CLASSES, 4);
+    g.initRandom("classifier.bias", CLASSES);
+    g.init("six", new long[0], new float[] {6f});
+    g.init("zero_f", new long[0], new float[] {0f});
+    g.node(
+        "Conv",
+        "Conv_0",
+        s("input", "features.0.weight"),
+        s("c"),
+        TestGraphs.ints("pads", 1, 1, 1, 1));
+    g.node(
+        "BatchNormalization",
+        "BatchNormalization_1",
+        s(
+            "c",
+            "features.1.weight",
+            "features.1.bias",
+            "features.1.running_mean",
+            "features.1.running_var"),
+        s("b"));
+    g.node("Clip", "Clip_2", s("b", "zero_f", "six"), s("r"));
+    g.node("GlobalAveragePool", "GlobalAveragePool_3", s("r"), s("gap"));
+    g.node("Shape", "Shape_4", s("gap"), s("shp"));
+    g.node(
+        "Constant",
+        "Constant_5",
+        s(),
+        s("idx"),
+        TestGraphs.tensorAttr("value", OnnxTensors.longTensor("idx", new long[0], new long[] {0})));
+    g.node("Gather", "Gather_6", s("shp", "idx"), s("n"), attr("axis", 0L));
+    g.node("Unsqueeze", "Unsqueeze_7", s("n"), s("n1"), TestGraphs.ints("axes", 0));
+    g.node("Constant", "Constant_8", s(), s("m1"), TestGraphs.ints("value_ints", -1));
+    g.node("Concat", "Concat_9", s("n1", "m1"), s("target"), attr("axis", 0L));
+    g.node("Reshape", "Reshape_10", s("gap", "target"), s("flat"));
+    g.node("Dropout", "Dropout_11", s("flat"), s("d"), attr("ratio", 0.2f));
+    g.node(
+        "Gemm",
+        "Gemm_12",
+        s("d", "classifier.weight", "classifier.bias"),
+        s("logits"),
+        attr("transB", 1L));
+    OnnxBlock block = new OnnxBlock(OnnxImport.load(g.build().toByteArray()), n -> true);
+    assertEquals(java.util.List.of("input"), block.inputNames());
+    assertEquals(
+        72 + 8 + CLASSES * 4 + CLASSES, block.totalParameterCount(), "clip bounds are constants");
+    try (Model model = Model.newInstance("pt")) {
+      model.setBlock(block);
+      try (Trainer trainer = trainer(model)) {
+        train(trainer, 2);
+        Path file = dir.resolve("pt.onnx");
+        ModelProto out = OnnxExporter.export(block, Map.of(), file);
+        assertEquals(17, OnnxImport.defaultOpset(out));
+        ParityGate.Result r =
+            ParityGate.enforce(
+                block,
+                new NDList(trainer.getManager().randomNormal(new Shape(3, 2, 8, 8))),
+                file,
+                ParityGate.DEFAULT_TOLERANCE);
+        assertTrue(r.maxAbsDiff() <= 1e-4, "max abs diff " + r.maxAbsDiff());
+      }
+    }
+  }
+
   private static int[] bits(float[] f) {
     int[] b = new int[f.length];
     for (int i = 0; i < f.length; i++) {
