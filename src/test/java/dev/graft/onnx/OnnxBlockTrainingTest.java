@@ -356,6 +356,48 @@ class OnnxBlockTrainingTest {
     }
   }
 
+  @Test
+  void resultsOfOpsOnParametersAreFreedWithTheBatch() throws Exception {
+    TestGraphs g = new TestGraphs(12);
+    g.input("ids", TestGraphs.INT64, -1, 3).output("y", FLOAT);
+    g.initRandom("emb", 10, 4).initRandom("proj", 5, 3);
+    g.node("Gather", "embed", s("emb", "ids"), s("e"));
+    g.node("MatMul", "mix", s("proj", "e"), s("m"));
+    g.node(
+        "ReduceMean", "pool", s("m"), s("y"), TestGraphs.ints("axes", 1, 2), attr("keepdims", 0L));
+    OnnxBlock block = new OnnxBlock(g.build(), n -> true);
+    try (Model model = Model.newInstance("leak")) {
+      model.setBlock(block);
+      DefaultTrainingConfig cfg =
+          new DefaultTrainingConfig(Loss.l2Loss())
+              .optOptimizer(Optimizer.sgd().setLearningRateTracker(Tracker.fixed(0.1f)).build());
+      try (Trainer trainer = model.newTrainer(cfg)) {
+        trainer.initialize(new Shape(2, 3));
+        int before = -1;
+        for (int step = 0; step < 6; step++) {
+          try (NDManager batch = trainer.getManager().newSubManager()) {
+            NDArray ids = batch.create(new long[] {1, 2, 3, 4, 5, 6}, new Shape(2, 3));
+            try (GradientCollector gc = trainer.newGradientCollector()) {
+              NDList pred = trainer.forward(new NDList(ids));
+              gc.backward(trainer.getLoss().evaluate(new NDList(batch.zeros(new Shape(2))), pred));
+            }
+            trainer.step();
+          }
+          if (step == 0) {
+            before = resources(model.getNDManager());
+          }
+        }
+        assertEquals(before, resources(model.getNDManager()), "no arrays left in the model");
+      }
+    }
+  }
+
+  private static int resources(NDManager m) throws Exception {
+    java.lang.reflect.Field f = ai.djl.ndarray.BaseNDManager.class.getDeclaredField("resources");
+    f.setAccessible(true);
+    return ((Map<?, ?>) f.get(m)).size();
+  }
+
   private static int[] bits(float[] f) {
     int[] b = new int[f.length];
     for (int i = 0; i < f.length; i++) {
