@@ -64,10 +64,10 @@ public record Pixels(int channels, int height, int width, byte[] data) {
           throw new GraftException.ResourceExhausted(
               what
                   + " is "
-                  + w
-                  + "x"
                   + h
-                  + " pixels; the largest side allowed is "
+                  + "x"
+                  + w
+                  + " pixels (height x width); the largest side allowed is "
                   + maxSide
                   + " (graft.data.max-image-side)");
         }
