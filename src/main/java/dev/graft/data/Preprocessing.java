@@ -3,20 +3,16 @@ package dev.graft.data;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.graft.core.GraftException;
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.util.Arrays;
-import javax.imageio.ImageIO;
 
 /**
  * How an image becomes the network's input tensor, declared by each base model and written into
  * every exported model's metadata, so that training and serving apply exactly the same steps:
- * decode, convert to {@code channels} (1 = luminance, 3 = RGB), resize to {@code height} x {@code
- * width} (bilinear) when the size differs, multiply by {@code scale}, then per channel {@code (x -
- * mean[c]) / std[c]}. The result is CHW float32.
+ * decode to exact 8-bit samples ({@link Pixels}), convert to {@code channels} (1 = luminance, 3 =
+ * RGB), resize to {@code height} x {@code width} (bilinear, {@link Pixels#bilinear}) when the size
+ * differs, multiply by {@code scale}, then per channel {@code (x - mean[c]) / std[c]}. The result
+ * is CHW float32.
  */
 public record Preprocessing(
     int channels, int height, int width, float scale, float[] mean, float[] std) {
@@ -66,55 +62,33 @@ public record Preprocessing(
     return channels * height * width;
   }
 
+  /**
+   * Largest image side {@link #apply(byte[], String)} decodes; larger images are refused before
+   * decoding, since a few kilobytes of PNG can claim gigabytes of pixels.
+   */
+  public static final int MAX_DECODED_SIDE = 16384;
+
   /** Decodes a PNG or JPEG and preprocesses it; a corrupt image is an INVALID_ARGUMENT. */
   public float[] apply(byte[] encoded, String what) {
-    BufferedImage image;
-    try {
-      image = ImageIO.read(new ByteArrayInputStream(encoded));
-    } catch (IOException | RuntimeException e) {
-      image = null;
-    }
-    if (image == null) {
-      throw new GraftException.InvalidArgument(
-          what + " is not a readable PNG or JPEG image (" + encoded.length + " bytes)");
-    }
-    return apply(image);
+    return apply(Pixels.decode(encoded, what, MAX_DECODED_SIDE));
   }
 
   /** Preprocesses a decoded image into CHW floats. */
   public float[] apply(BufferedImage image) {
-    BufferedImage sized = image;
-    if (image.getWidth() != width || image.getHeight() != height) {
-      sized = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
-      Graphics2D g = sized.createGraphics();
-      try {
-        g.setRenderingHint(
-            RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
-        g.drawImage(image, 0, 0, width, height, null);
-      } finally {
-        g.dispose();
-      }
+    return apply(Pixels.of(image));
+  }
+
+  /**
+   * Preprocesses exact 8-bit samples into CHW floats: channel conversion, {@link Pixels#bilinear}
+   * resize when the size differs, scale and normalisation. Training (from stored datasets) and
+   * serving (from decoded requests) both come through here.
+   */
+  public float[] apply(Pixels pixels) {
+    float[] out = pixels.toFloats(channels);
+    if (pixels.height() != height || pixels.width() != width) {
+      out = Pixels.bilinear(out, channels, pixels.height(), pixels.width(), height, width);
     }
-    float[] out = new float[size()];
-    int plane = height * width;
-    for (int y = 0; y < height; y++) {
-      for (int x = 0; x < width; x++) {
-        int rgb = sized.getRGB(x, y);
-        int r = (rgb >> 16) & 0xff;
-        int gr = (rgb >> 8) & 0xff;
-        int b = rgb & 0xff;
-        int i = y * width + x;
-        if (channels == 1) {
-          // ITU-R BT.601 luma, as PIL's convert("L")
-          float luma = (r * 299 + gr * 587 + b * 114) / 1000f;
-          out[i] = normalise(luma, 0);
-        } else {
-          out[i] = normalise(r, 0);
-          out[plane + i] = normalise(gr, 1);
-          out[2 * plane + i] = normalise(b, 2);
-        }
-      }
-    }
+    normaliseInPlace(out);
     return out;
   }
 

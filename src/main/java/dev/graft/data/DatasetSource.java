@@ -1,0 +1,11 @@
+package dev.graft.data;
+
+/** How a dataset arrived; for registration, which importer reads it. */
+public enum DatasetSource {
+  UPLOAD,
+  IMAGE_FOLDER,
+  IDX,
+  CSV,
+  MNIST_JSON,
+  SYNTHETIC
+}

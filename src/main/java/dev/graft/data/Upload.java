@@ -1,0 +1,79 @@
+package dev.graft.data;
+
+import dev.graft.core.GraftException;
+
+/**
+ * One dataset upload in progress. Examples are validated and appended to the staging file as they
+ * arrive; any failure aborts the whole upload (the file is deleted), and so must a cancelled
+ * stream. Not thread-safe: a stream delivers its messages one after the other.
+ */
+public final class Upload {
+
+  private final Datasets datasets;
+  private final String name;
+  private final DatasetBuilder builder;
+  private long index;
+  private boolean ended;
+
+  Upload(Datasets datasets, String name, DatasetBuilder builder) {
+    this.datasets = datasets;
+    this.name = name;
+    this.builder = builder;
+  }
+
+  /** Examples accepted so far. */
+  public long count() {
+    return index;
+  }
+
+  /** Validates and stores the next example. */
+  public void add(UploadExample example) {
+    String what = "example " + index;
+    try {
+      int label =
+          example.labelName() != null
+              ? builder.label(example.labelName(), what)
+              : builder.label(example.labelIndex(), what);
+      if (builder.kind() == DatasetKind.IMAGE) {
+        if (example.features() != null && example.features().length > 0) {
+          throw new GraftException.InvalidArgument(
+              what + " carries features but the dataset holds images; send image bytes");
+        }
+        if (example.image() == null || example.image().length == 0) {
+          throw new GraftException.InvalidArgument(what + " has no image bytes");
+        }
+        builder.addEncodedImage(label, example.image(), what);
+      } else {
+        if (example.image() != null && example.image().length > 0) {
+          throw new GraftException.InvalidArgument(
+              what + " carries image bytes but the dataset holds feature vectors");
+        }
+        builder.addFeatures(label, example.features(), what);
+      }
+      index++;
+    } catch (RuntimeException e) {
+      abort();
+      throw e;
+    }
+  }
+
+  /** Completes the file and records the dataset; on failure nothing stays behind. */
+  public DatasetInfo finish() {
+    try {
+      DatasetBuilder.Staged staged = builder.finish();
+      ended = true;
+      return datasets.store(staged, name, DatasetSource.UPLOAD);
+    } catch (RuntimeException e) {
+      abort();
+      throw e;
+    }
+  }
+
+  /** Deletes everything written so far; safe to call more than once. */
+  public void abort() {
+    if (!ended) {
+      ended = true;
+      builder.abort();
+    }
+  }
+}

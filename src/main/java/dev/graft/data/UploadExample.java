@@ -1,0 +1,7 @@
+package dev.graft.data;
+
+/**
+ * One uploaded example: the label by index ({@code labelName} null) or by name, and an encoded
+ * image or a feature vector as the dataset's kind requires (the other one empty).
+ */
+public record UploadExample(long labelIndex, String labelName, byte[] image, float[] features) {}
