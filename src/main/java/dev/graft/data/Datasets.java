@@ -133,8 +133,8 @@ public class Datasets {
       case IDX:
         {
           AllowedRoot root = allowedRoot();
-          Path images = root.resolve(request.path(), "path");
-          Path labels = root.resolve(request.labelsPath(), "labels_path");
+          Path images = file(root.resolve(request.path(), "path"), "path");
+          Path labels = file(root.resolve(request.labelsPath(), "labels_path"), "labels_path");
           try (DatasetBuilder b = builder(DatasetKind.IMAGE, orDigits(given), null, null)) {
             IdxImporter.read(images, labels, b);
             staged = b.finish();
@@ -144,7 +144,7 @@ public class Datasets {
       case MNIST_JSON:
         {
           AllowedRoot root = allowedRoot();
-          Path dir = root.resolve(request.path(), "path");
+          Path dir = directory(root.resolve(request.path(), "path"), "path");
           try (DatasetBuilder b = builder(DatasetKind.IMAGE, orDigits(given), null, null)) {
             MnistJsonImporter.read(dir, root, b);
             staged = b.finish();
@@ -153,7 +153,7 @@ public class Datasets {
         }
       case CSV:
         {
-          Path file = allowedRoot().resolve(request.path(), "path");
+          Path file = file(allowedRoot().resolve(request.path(), "path"), "path");
           CsvImporter csv = new CsvImporter(file, request.labelColumn());
           List<String> classes = given.isEmpty() ? csv.discoverClasses(limits.maxClasses()) : given;
           try (DatasetBuilder b = builder(DatasetKind.FEATURES, classes, null, null)) {
@@ -188,6 +188,20 @@ public class Datasets {
         throw new IllegalStateException("source " + source);
     }
     return store(staged, request.name(), source);
+  }
+
+  private static Path file(Path path, String what) {
+    if (!Files.isRegularFile(path)) {
+      throw new GraftException.InvalidArgument(what + " " + path + " is not a regular file");
+    }
+    return path;
+  }
+
+  private static Path directory(Path path, String what) {
+    if (!Files.isDirectory(path)) {
+      throw new GraftException.InvalidArgument(what + " " + path + " is not a directory");
+    }
+    return path;
   }
 
   private DatasetBuilder builder(

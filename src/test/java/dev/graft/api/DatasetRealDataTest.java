@@ -17,6 +17,7 @@ import dev.graft.api.v1.DatasetSource;
 import dev.graft.api.v1.RegisterDatasetRequest;
 import dev.graft.data.DatasetReader;
 import dev.graft.data.Datasets;
+import dev.graft.data.Splits;
 import dev.graft.data.TestImages;
 import dev.graft.support.GraftTest;
 import io.quarkus.test.junit.QuarkusTest;
@@ -128,8 +129,48 @@ class DatasetRealDataTest extends GraftTest {
     // hashes recorded anywhere stay comparable. A change here means a format change.
     assertEquals(
         "52d3df64519f297f9197b41eb555467632dc1dbb22cf35b0f2aeb078a37b2ca4", train.getSha256());
+    readsTheTrainingSetInShuffledBatches(train);
     assertEquals(
         "3a76816139b372f43d8ea2c399f599fdd486851a51f19f955dd1c74ca675b071", test.getSha256());
+  }
+
+  /**
+   * Reading for training: a stratified split of the 60,000 images and shuffled batches of all of
+   * them through the reader. The mean pixel of Fashion-MNIST's training set is the published
+   * 0.2860.
+   */
+  private void readsTheTrainingSetInShuffledBatches(Dataset train) {
+    long start = System.nanoTime();
+    Splits.Split split = datasets.split(train.getId(), new Splits.Fractions(0.8, 0.1, 0.1), 2024);
+    long splitMillis = (System.nanoTime() - start) / 1_000_000;
+    assertEquals(48_000, split.train().length);
+    assertEquals(6_000, split.test().length);
+
+    int[] order = java.util.stream.IntStream.range(0, 60_000).toArray();
+    java.util.Random random = new java.util.Random(1);
+    for (int i = order.length - 1; i > 0; i--) {
+      int j = random.nextInt(i + 1);
+      int t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+    start = System.nanoTime();
+    double sum = 0;
+    try (DatasetReader reader = datasets.open(train.getId())) {
+      for (int from = 0; from < order.length; from += 256) {
+        int[] indices =
+            java.util.Arrays.copyOfRange(order, from, Math.min(from + 256, order.length));
+        DatasetReader.Batch batch = reader.batch(indices, null);
+        for (float v : batch.inputs()) {
+          sum += v;
+        }
+      }
+    }
+    long readMillis = (System.nanoTime() - start) / 1_000_000;
+    LOG.infof(
+        "Fashion-MNIST train: split in %d ms, 60,000 shuffled examples read in %d ms",
+        splitMillis, readMillis);
+    assertEquals(0.2860, sum / (60_000.0 * 784), 0.0005);
   }
 
   private long footerBytes(Dataset d) throws IOException {

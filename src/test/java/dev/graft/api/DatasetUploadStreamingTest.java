@@ -110,6 +110,42 @@ class DatasetUploadStreamingTest extends GraftTest {
     assertEquals(0, stagingBytes(), "the staging file was moved into place");
   }
 
+  /** Both uploads pass the early name check; the database's unique name decides at the end. */
+  @Test
+  void concurrentUploadsOfOneNameStoreOnlyOne() throws Exception {
+    Set<String> before = storedFiles();
+    String name = unique("race");
+    DatasetExample example =
+        DatasetExample.newBuilder().setLabelIndex(0).addFeatures(1f).addFeatures(2f).build();
+    try (DatasetTestSupport.UploadCall a = new DatasetTestSupport.UploadCall(channel);
+        DatasetTestSupport.UploadCall b = new DatasetTestSupport.UploadCall(channel)) {
+      for (DatasetTestSupport.UploadCall call : List.of(a, b)) {
+        call.send(header(name, DatasetKind.DATASET_KIND_FEATURES, "a"));
+        call.send(batch(List.of(example)));
+      }
+      long deadline = System.nanoTime() + 20_000_000_000L;
+      while (stagingFiles() < 2 && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertEquals(2, stagingFiles(), "both uploads are under way");
+      Dataset stored = a.complete();
+      assertStatus(Code.ALREADY_EXISTS, "'" + name + "' already exists", b::complete);
+      Set<String> after = new java.util.TreeSet<>(storedFiles());
+      after.removeAll(before);
+      assertEquals(1, after.size(), "one new file: " + after);
+      assertEquals(
+          stored,
+          DatasetServiceGrpc.newBlockingStub(channel)
+              .getDataset(GetDatasetRequest.newBuilder().setName(name).build()));
+    }
+  }
+
+  private static long stagingFiles() throws IOException {
+    try (Stream<Path> files = Files.list(stagingDir())) {
+      return files.count();
+    }
+  }
+
   @Test
   void aCancelledUploadLeavesNothingBehind() throws Exception {
     Set<String> before = storedFiles();
