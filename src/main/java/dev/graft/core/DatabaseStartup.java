@@ -47,7 +47,8 @@ public class DatabaseStartup {
         result.migrationsExecuted);
   }
 
-  void onStop(@Observes ShutdownEvent event) {
+  /** Last of all shutdown observers: everything else may still write to the database. */
+  void onStop(@Observes @Priority(10_000) ShutdownEvent event) {
     embedded.stop();
   }
 

@@ -1,6 +1,7 @@
 package dev.graft.experiments;
 
 import dev.graft.core.GraftException;
+import dev.graft.core.PageToken;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.transaction.Transactional;
 import java.time.Instant;

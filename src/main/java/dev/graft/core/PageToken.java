@@ -1,6 +1,5 @@
-package dev.graft.experiments;
+package dev.graft.core;
 
-import dev.graft.core.GraftException;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 
@@ -8,20 +7,20 @@ import java.util.Base64;
  * Opaque keyset page tokens: the id of the last item of the previous page. Keyset paging stays
  * correct while rows are inserted, unlike offsets.
  */
-final class PageToken {
+public final class PageToken {
 
   private static final String PREFIX = "after:";
 
   private PageToken() {}
 
-  static String encode(long lastId) {
+  public static String encode(long lastId) {
     return Base64.getUrlEncoder()
         .withoutPadding()
         .encodeToString((PREFIX + lastId).getBytes(StandardCharsets.UTF_8));
   }
 
   /** The id to continue after, or {@link Long#MAX_VALUE} for the first page. */
-  static long decode(String token) {
+  public static long decode(String token) {
     if (token == null || token.isEmpty()) {
       return Long.MAX_VALUE;
     }

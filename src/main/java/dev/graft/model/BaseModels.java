@@ -1,0 +1,133 @@
+package dev.graft.model;
+
+import dev.graft.core.GraftException;
+import dev.graft.core.StorageConfig;
+import io.quarkus.panache.common.Sort;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.transaction.Transactional;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * The base models new heads are grafted onto: pre-trained by Graft itself or imported. Each is an
+ * ONNX file under {@code <data>/base-models/<name>/model.onnx}, immutable once registered.
+ */
+@ApplicationScoped
+public class BaseModels {
+
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,128}");
+
+  private final BaseModelRepository repository;
+  private final StorageConfig storage;
+
+  BaseModels(BaseModelRepository repository, StorageConfig storage) {
+    this.repository = repository;
+    this.storage = storage;
+  }
+
+  /** What it takes to register a base model. */
+  public record NewBaseModel(
+      String name,
+      String architecture,
+      String source,
+      Path onnxFile,
+      String featureTensor,
+      Map<String, Object> inputSpec,
+      Map<String, Object> preprocessing,
+      List<String> classNames,
+      Map<String, Double> metrics,
+      Long pretrainRunId) {}
+
+  /** Copies the file into the base-model area and records it; the name must be new. */
+  @Transactional
+  public BaseModelInfo register(NewBaseModel spec) {
+    if (spec.name() == null || !NAME.matcher(spec.name()).matches()) {
+      throw new GraftException.InvalidArgument(
+          "base model name '" + spec.name() + "': use 1-128 of [A-Za-z0-9._-]");
+    }
+    if (repository.find("name", spec.name()).firstResultOptional().isPresent()) {
+      throw new GraftException.AlreadyExists(
+          "a base model named '" + spec.name() + "' already exists; choose another name");
+    }
+    Path target = storage.area("base-models").resolve(spec.name()).resolve("model.onnx");
+    BaseModel b = new BaseModel();
+    b.name = spec.name();
+    b.architecture = spec.architecture();
+    b.source = spec.source();
+    b.sha256 = copy(spec.onnxFile(), target);
+    b.onnxPath = target.toAbsolutePath().toString();
+    b.featureTensor = spec.featureTensor();
+    b.inputSpec = new LinkedHashMap<>(spec.inputSpec());
+    b.preprocessing =
+        spec.preprocessing() == null
+            ? new LinkedHashMap<>()
+            : new LinkedHashMap<>(spec.preprocessing());
+    b.classNames = spec.classNames() == null ? List.of() : List.copyOf(spec.classNames());
+    b.metrics = spec.metrics() == null ? Map.of() : new LinkedHashMap<>(spec.metrics());
+    b.pretrainRunId = spec.pretrainRunId();
+    b.createdAt = Instant.now().truncatedTo(ChronoUnit.MICROS);
+    repository.persist(b);
+    return BaseModelInfo.of(b);
+  }
+
+  @Transactional
+  public BaseModelInfo get(String name) {
+    return repository
+        .find("name", name)
+        .firstResultOptional()
+        .map(BaseModelInfo::of)
+        .orElseThrow(() -> new GraftException.NotFound("base model", "'" + name + "'"));
+  }
+
+  @Transactional
+  public boolean exists(String name) {
+    return repository.find("name", name).firstResultOptional().isPresent();
+  }
+
+  @Transactional
+  public List<BaseModelInfo> list() {
+    return repository.findAll(Sort.by("createdAt")).stream().map(BaseModelInfo::of).toList();
+  }
+
+  /** Where the base model's ONNX file is. */
+  @Transactional
+  public Path file(String name) {
+    return Path.of(
+        repository
+            .find("name", name)
+            .firstResultOptional()
+            .orElseThrow(() -> new GraftException.NotFound("base model", "'" + name + "'"))
+            .onnxPath);
+  }
+
+  private static String copy(Path from, Path to) {
+    try {
+      Files.createDirectories(to.getParent());
+      Path tmp = to.resolveSibling(to.getFileName() + ".tmp");
+      MessageDigest digest = MessageDigest.getInstance("SHA-256");
+      try (InputStream in = new DigestInputStream(Files.newInputStream(from), digest)) {
+        Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+      }
+      Files.move(tmp, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      return HexFormat.of().formatHex(digest.digest());
+    } catch (IOException e) {
+      throw new UncheckedIOException("could not store base model file " + to, e);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

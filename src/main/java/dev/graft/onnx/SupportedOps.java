@@ -1,0 +1,66 @@
+package dev.graft.onnx;
+
+import java.util.Set;
+import java.util.TreeSet;
+
+/** The ONNX operators (default domain, opset 17 semantics) that {@link OnnxBlock} executes. */
+public final class SupportedOps {
+
+  /** Sorted, so that error messages list them in a stable order. */
+  public static final Set<String> NAMES =
+      java.util.Collections.unmodifiableSet(
+          new TreeSet<>(
+              Set.of(
+                  "Add",
+                  "AveragePool",
+                  "BatchNormalization",
+                  "Cast",
+                  "Clip",
+                  "Concat",
+                  "Constant",
+                  "Conv",
+                  "Div",
+                  "Dropout",
+                  "Erf",
+                  "Flatten",
+                  "Gather",
+                  "Gemm",
+                  "GlobalAveragePool",
+                  "Identity",
+                  "LeakyRelu",
+                  "MatMul",
+                  "MaxPool",
+                  "Mul",
+                  "Pad",
+                  "Pow",
+                  "ReduceMean",
+                  "Relu",
+                  "Reshape",
+                  "Shape",
+                  "Sigmoid",
+                  "Slice",
+                  "Softmax",
+                  "Sqrt",
+                  "Squeeze",
+                  "Sub",
+                  "Tanh",
+                  "Transpose",
+                  "Unsqueeze")));
+
+  /** The lowest and highest default-domain opsets accepted on import. */
+  public static final int MIN_OPSET = 11;
+
+  public static final int MAX_OPSET = 17;
+
+  /** The opset every graph is normalised to and exported at. */
+  public static final int TARGET_OPSET = 17;
+
+  /** The IR version that goes with opset 17. */
+  public static final long TARGET_IR_VERSION = 8;
+
+  private SupportedOps() {}
+
+  public static boolean isSupported(String domain, String opType) {
+    return (domain.isEmpty() || domain.equals("ai.onnx")) && NAMES.contains(opType);
+  }
+}

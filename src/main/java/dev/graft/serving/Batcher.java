@@ -1,0 +1,221 @@
+package dev.graft.serving;
+
+import dev.graft.core.GraftException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.jboss.logging.Logger;
+
+/**
+ * Dynamic batching for one model version: requests of all callers wait in a bounded queue; one
+ * dedicated thread takes the first, adds whatever else is queued (waiting at most {@code
+ * maxQueueDelay} after the first arrived) up to {@code maxBatchSize} examples, makes one run of all
+ * of them, and splits the output rows back to their callers.
+ *
+ * <p>That thread is the only one that ever runs the model, so the model's session is owned by it:
+ * after {@link #close()} the queue drains, then {@code onExit} (which closes the session) runs on
+ * that thread. Requests already queued are answered; later ones are refused with {@code null} from
+ * {@link #submit} so the caller can re-resolve the model.
+ */
+public final class Batcher {
+
+  private static final Logger LOG = Logger.getLogger(Batcher.class);
+  private static final long IDLE_POLL_MS = 100;
+
+  /** Runs one batch: {@code input} holds {@code rows} examples; returns their output rows. */
+  @FunctionalInterface
+  public interface Runner {
+    RunResult run(float[] input, int rows) throws Exception;
+  }
+
+  /** Output rows of a run, flattened, and how long its three phases took. */
+  public record RunResult(float[] output, long inputNanos, long inferNanos, long outputNanos) {}
+
+  private record Pending(
+      float[] data, int rows, long enqueuedNanos, CompletableFuture<float[]> out) {}
+
+  private final String name;
+  private final Runner runner;
+  private final BatchSettings settings;
+  private final BatchListener listener;
+  private final Runnable onExit;
+  private final ArrayBlockingQueue<Pending> queue;
+  private final Thread worker;
+  private final Object lock = new Object();
+  private boolean closed;
+
+  public Batcher(
+      String name, Runner runner, BatchSettings settings, BatchListener listener, Runnable onExit) {
+    this.name = name;
+    this.runner = runner;
+    this.settings = settings;
+    this.listener = listener;
+    this.onExit = onExit;
+    this.queue = new ArrayBlockingQueue<>(settings.queueCapacity());
+    this.worker = new Thread(this::loop, "graft-batcher-" + name);
+    worker.setDaemon(true);
+    worker.start();
+  }
+
+  public BatchSettings settings() {
+    return settings;
+  }
+
+  /**
+   * Queues {@code rows} examples; the future completes with their output rows (flattened) or the
+   * run's failure. Returns null once closed. Throws RESOURCE_EXHAUSTED when the queue is full.
+   */
+  public CompletableFuture<float[]> submit(float[] data, int rows) {
+    Pending p = new Pending(data, rows, System.nanoTime(), new CompletableFuture<>());
+    synchronized (lock) {
+      if (closed) {
+        return null;
+      }
+      if (!queue.offer(p)) {
+        throw new GraftException.ResourceExhausted(
+            name
+                + " has "
+                + settings.queueCapacity()
+                + " requests waiting already (graft.serving.batching.queue-capacity); retry"
+                + " later or slow down");
+      }
+    }
+    return p.out();
+  }
+
+  /** Requests waiting now. */
+  public int queued() {
+    return queue.size();
+  }
+
+  /** Stops taking requests; queued ones are still answered, then the model is released. */
+  public void close() {
+    synchronized (lock) {
+      closed = true;
+    }
+  }
+
+  public boolean isClosed() {
+    synchronized (lock) {
+      return closed;
+    }
+  }
+
+  /** Whether the worker has stopped (and released the model). */
+  public boolean exited() {
+    return !worker.isAlive();
+  }
+
+  /** Waits for the worker to answer the queued requests and release the model. */
+  public boolean awaitExit(long millis) throws InterruptedException {
+    worker.join(millis);
+    return !worker.isAlive();
+  }
+
+  private void loop() {
+    Pending carry = null;
+    long delay = settings.maxQueueDelay().toNanos();
+    try {
+      while (true) {
+        Pending first = carry != null ? carry : queue.poll(IDLE_POLL_MS, TimeUnit.MILLISECONDS);
+        carry = null;
+        if (first == null) {
+          synchronized (lock) {
+            if (closed && queue.isEmpty()) {
+              return;
+            }
+          }
+          continue;
+        }
+        List<Pending> batch = new ArrayList<>();
+        batch.add(first);
+        int rows = first.rows();
+        long deadline = first.enqueuedNanos() + delay;
+        while (rows < settings.maxBatchSize()) {
+          Pending next = queue.poll();
+          if (next == null && delay > 0) {
+            long wait = deadline - System.nanoTime();
+            if (wait > 0) {
+              next = queue.poll(wait, TimeUnit.NANOSECONDS);
+            }
+          }
+          if (next == null) {
+            break;
+          }
+          if (rows + next.rows() > settings.maxBatchSize()) {
+            carry = next; // starts the next batch, keeping arrival order
+            break;
+          }
+          batch.add(next);
+          rows += next.rows();
+        }
+        execute(batch, rows);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      failAll(carry, new IllegalStateException(name + " stopped"));
+    } finally {
+      onExit.run();
+    }
+  }
+
+  private void execute(List<Pending> batch, int rows) {
+    long start = System.nanoTime();
+    long[] queueNanos = new long[batch.size()];
+    for (int i = 0; i < queueNanos.length; i++) {
+      queueNanos[i] = start - batch.get(i).enqueuedNanos();
+    }
+    float[] input;
+    if (batch.size() == 1) {
+      input = batch.get(0).data();
+    } else {
+      int rowSize = batch.get(0).data().length / batch.get(0).rows();
+      input = new float[rows * rowSize];
+      int at = 0;
+      for (Pending p : batch) {
+        System.arraycopy(p.data(), 0, input, at, p.data().length);
+        at += p.data().length;
+      }
+    }
+    RunResult result;
+    try {
+      result = runner.run(input, rows);
+    } catch (Exception | Error e) {
+      listener.onBatchFailure(batch.size(), System.nanoTime() - start);
+      for (Pending p : batch) {
+        p.out().completeExceptionally(e);
+      }
+      if (e instanceof Error error && !(e instanceof AssertionError)) {
+        throw error;
+      }
+      return;
+    }
+    listener.onBatch(
+        rows, queueNanos, result.inputNanos(), result.inferNanos(), result.outputNanos());
+    float[] out = result.output();
+    int outRow = out.length / rows;
+    int at = 0;
+    for (Pending p : batch) {
+      float[] mine = batch.size() == 1 ? out : Arrays.copyOfRange(out, at, at + p.rows() * outRow);
+      at += p.rows() * outRow;
+      try {
+        p.out().complete(mine);
+      } catch (RuntimeException e) {
+        LOG.warn("a caller's completion handler failed", e);
+      }
+    }
+  }
+
+  private void failAll(Pending carry, Exception e) {
+    if (carry != null) {
+      carry.out().completeExceptionally(e);
+    }
+    Pending p;
+    while ((p = queue.poll()) != null) {
+      p.out().completeExceptionally(e);
+    }
+  }
+}

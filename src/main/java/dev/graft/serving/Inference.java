@@ -1,0 +1,277 @@
+package dev.graft.serving;
+
+import dev.graft.core.GraftException;
+import dev.graft.model.ModelRef;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.function.Function;
+import java.util.stream.IntStream;
+
+/**
+ * Predictions and raw tensor inference on served models. The caller's thread resolves and loads the
+ * model and prepares the input (decoding images); the dynamic batcher runs it; the returned future
+ * completes on the batcher's thread. The {@code ...Async} variants do the preparation on a worker
+ * pool, for callers on an event loop (streams).
+ */
+@ApplicationScoped
+public class Inference {
+
+  private final ModelRegistry registry;
+  private final int maxRequestInputs;
+  private final Executor executor;
+
+  @Inject
+  Inference(ModelRegistry registry, ServingConfig config) {
+    this(registry, config.maxRequestInputs(), Infrastructure.getDefaultWorkerPool());
+  }
+
+  public Inference(ModelRegistry registry, int maxRequestInputs, Executor executor) {
+    this.registry = registry;
+    this.maxRequestInputs = maxRequestInputs;
+    this.executor = executor;
+  }
+
+  /** The loaded model a reference means (for metadata). */
+  public ServedModel model(ModelRef ref) {
+    return registry.model(ref);
+  }
+
+  public ModelRegistry registry() {
+    return registry;
+  }
+
+  /** Classifies the inputs; {@code topK} 0 returns every class. */
+  public CompletableFuture<PredictionResult> predict(
+      ModelRef ref, List<InferenceInput> inputs, int topK) {
+    checkCount(inputs.size());
+    if (topK < 0) {
+      throw new GraftException.InvalidArgument("top_k must be >= 0 (0 = all classes), got " + topK);
+    }
+    return run(
+        ref,
+        model -> prepare(model, inputs),
+        inputs.size(),
+        answer -> toPrediction(answer, inputs.size(), topK));
+  }
+
+  public CompletableFuture<PredictionResult> predictAsync(
+      ModelRef ref, List<InferenceInput> inputs, int topK) {
+    return CompletableFuture.supplyAsync(() -> predict(ref, inputs, topK), executor)
+        .thenCompose(Function.identity());
+  }
+
+  /**
+   * Runs a float32 tensor {@code [N, ...]} named {@code inputName} through the model and returns
+   * its output tensor; INVALID_ARGUMENT naming the expected name or shape when they differ.
+   */
+  public CompletableFuture<TensorResult> infer(
+      ModelRef ref, String inputName, List<Long> shape, float[] data) {
+    if (shape.isEmpty() || shape.get(0) < 1) {
+      throw new GraftException.InvalidArgument(
+          "input '" + inputName + "' has shape " + shape + "; the first dimension is the batch");
+    }
+    int rows = Math.toIntExact(shape.get(0));
+    checkCount(rows);
+    return run(
+        ref,
+        model -> checkTensor(model, inputName, shape, data),
+        rows,
+        answer ->
+            new TensorResult(
+                answer.model().info(),
+                answer.model().provider(),
+                answer.model().signature().outputName(),
+                List.of((long) rows, (long) (answer.output().length / rows)),
+                answer.output()));
+  }
+
+  public CompletableFuture<TensorResult> inferAsync(
+      ModelRef ref, String inputName, List<Long> shape, float[] data) {
+    return CompletableFuture.supplyAsync(() -> infer(ref, inputName, shape, data), executor)
+        .thenCompose(Function.identity());
+  }
+
+  private <T> CompletableFuture<T> run(
+      ModelRef ref,
+      Function<ServedModel, float[]> prepare,
+      int rows,
+      Function<ModelRegistry.Answer, T> finish) {
+    long start = System.nanoTime();
+    ServedModel[] used = new ServedModel[1];
+    CompletableFuture<ModelRegistry.Answer> answer;
+    try {
+      answer =
+          registry.infer(
+              ref,
+              model -> {
+                used[0] = model;
+                return prepare.apply(model);
+              },
+              rows);
+    } catch (RuntimeException e) {
+      if (used[0] != null) {
+        used[0].stats().requestFailed(System.nanoTime() - start);
+      }
+      throw e;
+    }
+    return answer.handle(
+        (a, failure) -> {
+          if (failure != null) {
+            used[0].stats().requestFailed(System.nanoTime() - start);
+            throw failure instanceof CompletionException c ? c : new CompletionException(failure);
+          }
+          a.model().stats().requestSucceeded(rows, System.nanoTime() - start);
+          return finish.apply(a);
+        });
+  }
+
+  private void checkCount(int n) {
+    if (n < 1) {
+      throw new GraftException.InvalidArgument("a request needs at least one input");
+    }
+    if (n > maxRequestInputs) {
+      throw new GraftException.ResourceExhausted(
+          "a request may carry at most "
+              + maxRequestInputs
+              + " inputs (graft.serving.max-request-inputs), got "
+              + n
+              + "; split it");
+    }
+  }
+
+  private static float[] prepare(ServedModel model, List<InferenceInput> inputs) {
+    int rowSize = model.signature().rowSize();
+    float[] data = new float[inputs.size() * rowSize];
+    for (int i = 0; i < inputs.size(); i++) {
+      InferenceInput input = inputs.get(i);
+      float[] row;
+      if (input.isImage()) {
+        row =
+            model
+                .preprocessing()
+                .orElseThrow(
+                    () ->
+                        new GraftException.InvalidArgument(
+                            model.info().describe()
+                                + " takes feature vectors, not images (no "
+                                + dev.graft.data.Preprocessing.METADATA_KEY
+                                + " in its metadata); send features of "
+                                + rowSize
+                                + " floats"))
+                .apply(input.image(), "input " + i);
+      } else if (input.features() != null) {
+        row = input.features();
+      } else {
+        throw new GraftException.InvalidArgument("input " + i + " has neither image nor features");
+      }
+      if (row.length != rowSize) {
+        throw new GraftException.InvalidArgument(
+            "input "
+                + i
+                + " has "
+                + row.length
+                + " features; "
+                + model.info().describe()
+                + " expects "
+                + rowSize
+                + " (input '"
+                + model.signature().inputName()
+                + "' "
+                + model.signature().inputShape()
+                + ")");
+      }
+      System.arraycopy(row, 0, data, i * rowSize, rowSize);
+    }
+    return data;
+  }
+
+  private static float[] checkTensor(
+      ServedModel model, String inputName, List<Long> shape, float[] data) {
+    ModelSignature sig = model.signature();
+    if (!sig.inputName().equals(inputName)) {
+      throw new GraftException.InvalidArgument(
+          "unknown input '"
+              + inputName
+              + "'; "
+              + model.info().describe()
+              + " expects one input named '"
+              + sig.inputName()
+              + "'");
+    }
+    boolean ok = shape.size() == sig.inputShape().size();
+    for (int i = 1; ok && i < shape.size(); i++) {
+      ok = shape.get(i).equals(sig.inputShape().get(i));
+    }
+    if (!ok) {
+      throw new GraftException.InvalidArgument(
+          "input '"
+              + inputName
+              + "' has shape "
+              + shape
+              + "; "
+              + model.info().describe()
+              + " expects "
+              + sig.inputShape()
+              + " (-1 = any batch size)");
+    }
+    long expected = shape.get(0) * (long) sig.rowSize();
+    if (data.length != expected) {
+      throw new GraftException.InvalidArgument(
+          "input '"
+              + inputName
+              + "' of shape "
+              + shape
+              + " needs "
+              + expected
+              + " values, got "
+              + data.length);
+    }
+    return data;
+  }
+
+  private static PredictionResult toPrediction(ModelRegistry.Answer answer, int rows, int topK) {
+    ServedModel model = answer.model();
+    int classes = answer.output().length / rows;
+    int k = topK == 0 ? classes : Math.min(topK, classes);
+    List<List<ClassScore>> predictions = new ArrayList<>(rows);
+    for (int r = 0; r < rows; r++) {
+      float[] p = softmax(Arrays.copyOfRange(answer.output(), r * classes, (r + 1) * classes));
+      List<ClassScore> best =
+          IntStream.range(0, classes)
+              .boxed()
+              .sorted(Comparator.comparingDouble((Integer c) -> -p[c]).thenComparing(c -> c))
+              .limit(k)
+              .map(c -> new ClassScore(c, model.labels().get(c), p[c]))
+              .toList();
+      predictions.add(best);
+    }
+    return new PredictionResult(model.info(), model.provider(), predictions);
+  }
+
+  /** Numerically stable softmax. */
+  static float[] softmax(float[] logits) {
+    float max = Float.NEGATIVE_INFINITY;
+    for (float l : logits) {
+      max = Math.max(max, l);
+    }
+    double sum = 0;
+    double[] e = new double[logits.length];
+    for (int i = 0; i < logits.length; i++) {
+      e[i] = Math.exp(logits[i] - max);
+      sum += e[i];
+    }
+    float[] out = new float[logits.length];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = (float) (e[i] / sum);
+    }
+    return out;
+  }
+}

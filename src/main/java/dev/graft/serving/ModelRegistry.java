@@ -1,0 +1,272 @@
+package dev.graft.serving;
+
+import dev.graft.core.GraftException;
+import dev.graft.model.ModelAliasMoved;
+import dev.graft.model.ModelRef;
+import dev.graft.model.ModelVersionInfo;
+import dev.graft.model.ModelVersions;
+import io.micrometer.core.instrument.MeterRegistry;
+import jakarta.annotation.PreDestroy;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.event.TransactionPhase;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+import org.jboss.logging.Logger;
+
+/**
+ * The model versions being served: resolves references (aliases cached briefly), loads a version on
+ * first use or when an alias moves to it, and unloads the least recently used beyond {@code
+ * graft.serving.max-loaded-models}. An unloaded version still answers the requests it had queued; a
+ * request that finds it unloaded resolves again, so moving an alias or unloading never fails a
+ * request.
+ */
+@ApplicationScoped
+public class ModelRegistry {
+
+  private static final Logger LOG = Logger.getLogger(ModelRegistry.class);
+  private static final int SUBMIT_ATTEMPTS = 5;
+
+  /** Per-version overrides in the version's metadata. */
+  public static final String MAX_BATCH_SIZE_KEY = "graft.serving.max-batch-size";
+
+  public static final String MAX_QUEUE_DELAY_MS_KEY = "graft.serving.max-queue-delay-ms";
+
+  private record Resolved(ModelVersionInfo info, long expiresAtNanos) {}
+
+  /** A model and the output rows it gave for a request. */
+  public record Answer(ServedModel model, float[] output) {}
+
+  private final Function<ModelRef, ModelVersionInfo> resolver;
+  private final SessionFactory sessions;
+  private final int maxLoaded;
+  private final long aliasTtlNanos;
+  private final Function<ModelVersionInfo, BatchSettings> batching;
+  private final MeterRegistry meters;
+
+  private final Map<String, Resolved> resolved = new ConcurrentHashMap<>();
+  // access-ordered: iteration starts at the least recently used
+  private final LinkedHashMap<Long, ServedModel> loaded = new LinkedHashMap<>(16, 0.75f, true);
+  private final Map<Long, Object> loadLocks = new ConcurrentHashMap<>();
+  private final Map<Long, ModelStats> stats = new ConcurrentHashMap<>();
+  private final List<ServedModel> retired = new ArrayList<>();
+
+  @Inject
+  ModelRegistry(ModelVersions versions, ServingConfig config, MeterRegistry meters) {
+    this(
+        versions::resolve,
+        SessionFactory.of(config),
+        config.maxLoadedModels(),
+        config.aliasCacheTtl(),
+        info -> batchSettings(config, info),
+        meters);
+  }
+
+  public ModelRegistry(
+      Function<ModelRef, ModelVersionInfo> resolver,
+      SessionFactory sessions,
+      int maxLoaded,
+      Duration aliasTtl,
+      Function<ModelVersionInfo, BatchSettings> batching,
+      MeterRegistry meters) {
+    if (maxLoaded < 1) {
+      throw new GraftException.InvalidArgument(
+          "graft.serving.max-loaded-models must be >= 1, got " + maxLoaded);
+    }
+    this.resolver = resolver;
+    this.sessions = sessions;
+    this.maxLoaded = maxLoaded;
+    this.aliasTtlNanos = aliasTtl.toNanos();
+    this.batching = batching;
+    this.meters = meters;
+  }
+
+  /** The execution provider sessions are opened with. */
+  public ExecutionProvider provider() {
+    return sessions.provider();
+  }
+
+  /** The version a reference means now (NOT_FOUND when none). */
+  public ModelVersionInfo resolve(ModelRef ref) {
+    String key = key(ref);
+    Resolved r = resolved.get(key);
+    if (r != null && (!ref.byAlias() || System.nanoTime() < r.expiresAtNanos())) {
+      return r.info();
+    }
+    ModelVersionInfo info = resolver.apply(ref);
+    resolved.put(key, new Resolved(info, System.nanoTime() + aliasTtlNanos));
+    return info;
+  }
+
+  /** The loaded model a reference means, loading it when needed. */
+  public ServedModel model(ModelRef ref) {
+    return load(resolve(ref));
+  }
+
+  /**
+   * Runs {@code rows} examples through the model a reference means. {@code prepare} turns the
+   * request into the model's input floats (called again should the alias move to a model with
+   * another input between resolving and queueing).
+   */
+  public CompletableFuture<Answer> infer(
+      ModelRef ref, Function<ServedModel, float[]> prepare, int rows) {
+    for (int attempt = 0; attempt < SUBMIT_ATTEMPTS; attempt++) {
+      ServedModel model = model(ref);
+      float[] data = prepare.apply(model);
+      CompletableFuture<float[]> out = model.submit(data, rows);
+      if (out != null) {
+        return out.thenApply(values -> new Answer(model, values));
+      }
+      // unloaded between resolving and queueing: resolve again
+    }
+    throw new GraftException.Unavailable(
+        ref.describe() + " was unloaded repeatedly while queueing; retry", null);
+  }
+
+  /** Whether the version is loaded now. */
+  public boolean isLoaded(long versionId) {
+    synchronized (loaded) {
+      ServedModel m = loaded.get(versionId);
+      return m != null && !m.retired();
+    }
+  }
+
+  /** Statistics of every version served since start. */
+  public List<ModelStats.Snapshot> statistics() {
+    return stats.values().stream().map(ModelStats::snapshot).toList();
+  }
+
+  /** Statistics of one version, when it was served since start. */
+  public Optional<ModelStats.Snapshot> statistics(long versionId) {
+    return Optional.ofNullable(stats.get(versionId)).map(ModelStats::snapshot);
+  }
+
+  /** The loaded model of that version, loading it when needed. */
+  public ServedModel load(ModelVersionInfo info) {
+    synchronized (loaded) {
+      ServedModel m = loaded.get(info.id());
+      if (m != null && !m.retired()) {
+        return m;
+      }
+    }
+    synchronized (loadLocks.computeIfAbsent(info.id(), id -> new Object())) {
+      synchronized (loaded) {
+        ServedModel m = loaded.get(info.id());
+        if (m != null && !m.retired()) {
+          return m;
+        }
+      }
+      ModelStats s =
+          stats.computeIfAbsent(
+              info.id(), id -> new ModelStats(info.modelName(), info.version(), meters));
+      ServedModel model = ServedModel.load(info, sessions, batching.apply(info), s);
+      List<ServedModel> evicted = new ArrayList<>();
+      synchronized (loaded) {
+        loaded.put(info.id(), model);
+        Iterator<ServedModel> lru = loaded.values().iterator();
+        while (loaded.size() > maxLoaded && lru.hasNext()) {
+          ServedModel eldest = lru.next();
+          if (eldest != model) {
+            lru.remove();
+            evicted.add(eldest);
+          }
+        }
+        retired.removeIf(ServedModel::released);
+        retired.addAll(evicted);
+      }
+      for (ServedModel e : evicted) {
+        LOG.infof(
+            "Unloading %s (least recently used; max-loaded-models=%d)",
+            e.info().describe(), maxLoaded);
+        e.retire();
+      }
+      return model;
+    }
+  }
+
+  /** A moved alias takes effect at once here, and its version is loaded before requests come. */
+  void onAliasMoved(@Observes(during = TransactionPhase.AFTER_SUCCESS) ModelAliasMoved moved) {
+    aliasMoved(moved);
+  }
+
+  /** See {@link #onAliasMoved}; callable without CDI. */
+  public void aliasMoved(ModelAliasMoved moved) {
+    ModelRef ref = ModelRef.alias(moved.modelName(), moved.alias());
+    resolved.put(key(ref), new Resolved(moved.version(), System.nanoTime() + aliasTtlNanos));
+    try {
+      load(moved.version());
+    } catch (RuntimeException e) {
+      LOG.warnf(
+          "alias '%s' moved to %s, which cannot be loaded: %s",
+          moved.alias(), moved.version().describe(), e.getMessage());
+    }
+  }
+
+  @PreDestroy
+  void shutdown() {
+    List<ServedModel> all;
+    synchronized (loaded) {
+      all = new ArrayList<>(loaded.values());
+      all.addAll(retired);
+      loaded.clear();
+      retired.clear();
+    }
+    all.forEach(ServedModel::retire);
+    for (ServedModel m : all) {
+      try {
+        if (!m.awaitReleased(5_000)) {
+          LOG.warnf("%s still busy at shutdown", m.info().describe());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  /** Closes every session (for tests and benchmarks that build the registry themselves). */
+  public void close() {
+    shutdown();
+  }
+
+  private static String key(ModelRef ref) {
+    return ref.name() + (ref.byAlias() ? "@" + ref.alias() : "#" + ref.version());
+  }
+
+  /** Config defaults, then the model name's overrides, then the version's metadata. */
+  static BatchSettings batchSettings(ServingConfig config, ModelVersionInfo info) {
+    ServingConfig.Batching defaults = config.batching();
+    boolean enabled = defaults.enabled();
+    int size = defaults.maxBatchSize();
+    Duration delay = defaults.maxQueueDelay();
+    ServingConfig.BatchingOverride o = config.models().get(info.modelName());
+    if (o != null) {
+      enabled = o.enabled().orElse(enabled);
+      size = o.maxBatchSize().orElse(size);
+      delay = o.maxQueueDelay().orElse(delay);
+    }
+    try {
+      String s = info.metadata().get(MAX_BATCH_SIZE_KEY);
+      if (s != null) {
+        size = Integer.parseInt(s.trim());
+      }
+      String d = info.metadata().get(MAX_QUEUE_DELAY_MS_KEY);
+      if (d != null) {
+        delay = Duration.ofNanos(Math.round(Double.parseDouble(d.trim()) * 1_000_000));
+      }
+    } catch (NumberFormatException e) {
+      throw new GraftException.FailedPrecondition(
+          info.describe() + " has a non-numeric batching override in its metadata: " + e);
+    }
+    return new BatchSettings(enabled ? size : 1, delay, defaults.queueCapacity());
+  }
+}

@@ -1,0 +1,99 @@
+package dev.graft.serving;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+/** How trained models are served. */
+@ConfigMapping(prefix = "graft.serving")
+public interface ServingConfig {
+
+  /** ONNX Runtime execution provider: AUTO (CUDA when available, else CPU), CPU or CUDA. */
+  @WithDefault("AUTO")
+  ExecutionProvider executionProvider();
+
+  /** CUDA device id used when the provider is CUDA. */
+  @WithDefault("0")
+  int deviceId();
+
+  /** CUDA memory arena limit per session in bytes; 0 leaves ONNX Runtime's default (no limit). */
+  @WithDefault("0")
+  long gpuMemoryLimitBytes();
+
+  /** Threads used inside one operator; 0 lets ONNX Runtime choose (one per core). */
+  @WithDefault("0")
+  int intraOpThreads();
+
+  /** Threads used across independent operators; 0 lets ONNX Runtime choose. */
+  @WithDefault("0")
+  int interOpThreads();
+
+  /** ONNX Runtime graph optimisation level: NO_OPT, BASIC_OPT, EXTENDED_OPT or ALL_OPT. */
+  @WithDefault("ALL_OPT")
+  String graphOptimizationLevel();
+
+  /** How many model versions may hold a session at once; the least recently used is unloaded. */
+  @WithDefault("8")
+  int maxLoadedModels();
+
+  /**
+   * How long an alias resolution is reused before the registry is asked again (aliases moved on
+   * this node take effect at once; this bounds the delay for moves made by other replicas).
+   */
+  @WithDefault("2s")
+  Duration aliasCacheTtl();
+
+  /** Most examples in one Predict or ModelInfer request; more is RESOURCE_EXHAUSTED. */
+  @WithDefault("256")
+  int maxRequestInputs();
+
+  /** Most requests of one PredictStream/ModelStreamInfer read ahead of their responses. */
+  @WithDefault("32")
+  int streamMaxInFlight();
+
+  /** Dynamic batching defaults, for every model. */
+  Batching batching();
+
+  /**
+   * Per model name overrides of the batching defaults, e.g. {@code
+   * graft.serving.models."mnist".max-batch-size=8}. A model version's metadata keys {@code
+   * graft.serving.max-batch-size} and {@code graft.serving.max-queue-delay-ms} override both.
+   */
+  Map<String, BatchingOverride> models();
+
+  /** Dynamic batching: requests of all callers coalesced into one ONNX Runtime run. */
+  interface Batching {
+    /** false runs every request on its own (batch size 1). */
+    @WithDefault("true")
+    boolean enabled();
+
+    /** Most examples in one run. */
+    @WithDefault("32")
+    int maxBatchSize();
+
+    /**
+     * How long the first request of a batch may wait for more. 0 batches only what queued while the
+     * previous run was busy, which costs no latency and still batches under load.
+     */
+    @WithDefault("0s")
+    Duration maxQueueDelay();
+
+    /** Requests that may wait per model version; beyond, RESOURCE_EXHAUSTED. */
+    @WithDefault("1024")
+    int queueCapacity();
+  }
+
+  /** Batching settings of one model; unset values keep the defaults. */
+  interface BatchingOverride {
+    /** See {@link Batching#enabled()}. */
+    Optional<Boolean> enabled();
+
+    /** See {@link Batching#maxBatchSize()}. */
+    Optional<Integer> maxBatchSize();
+
+    /** See {@link Batching#maxQueueDelay()}. */
+    Optional<Duration> maxQueueDelay();
+  }
+}

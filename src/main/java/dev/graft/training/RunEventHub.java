@@ -1,0 +1,121 @@
+package dev.graft.training;
+
+import dev.graft.experiments.RunStatus;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.subscription.MultiEmitter;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongFunction;
+
+/**
+ * The live event streams of runs in this process. A watcher first receives the run's history
+ * (status changes, epochs, export, and only the latest progress event), then live events, and the
+ * stream completes when the run reaches a final status.
+ */
+@ApplicationScoped
+public class RunEventHub {
+
+  private final Map<Long, Channel> channels = new ConcurrentHashMap<>();
+
+  /** Publishes an event built with the next sequence number of the run. */
+  public RunEvent publish(long runId, LongFunction<RunEvent> event) {
+    return channel(runId).publish(event);
+  }
+
+  public RunEvent status(long runId, RunStatus status, String message) {
+    return publish(runId, seq -> new RunEvent.StatusChanged(runId, seq, now(), status, message));
+  }
+
+  /** Whether the hub has a stream for this run (it ran or was queued in this process). */
+  public boolean knows(long runId) {
+    return channels.containsKey(runId);
+  }
+
+  /**
+   * Subscribes to a run. {@code history} supplies past events for a run this process has not seen
+   * yet (it ended before a restart); it is used only then.
+   */
+  public Multi<RunEvent> watch(long runId, java.util.function.Supplier<List<RunEvent>> history) {
+    return Multi.createFrom()
+        .emitter(
+            emitter -> {
+              Channel channel = channels.get(runId);
+              if (channel == null) {
+                List<RunEvent> past = history.get();
+                channel = channels.computeIfAbsent(runId, id -> new Channel(past));
+              }
+              channel.subscribe(emitter);
+            });
+  }
+
+  private Channel channel(long runId) {
+    return channels.computeIfAbsent(runId, id -> new Channel(List.of()));
+  }
+
+  static Instant now() {
+    return Instant.now();
+  }
+
+  private static final class Channel {
+    private final List<RunEvent> history = new ArrayList<>();
+    private final List<MultiEmitter<? super RunEvent>> watchers = new ArrayList<>();
+    private long sequence;
+    private boolean ended;
+
+    Channel(List<RunEvent> past) {
+      for (RunEvent e : past) {
+        append(e);
+      }
+    }
+
+    synchronized RunEvent publish(LongFunction<RunEvent> factory) {
+      RunEvent event = factory.apply(++sequence);
+      append(event);
+      for (MultiEmitter<? super RunEvent> watcher : watchers) {
+        watcher.emit(event);
+        if (ended) {
+          watcher.complete();
+        }
+      }
+      if (ended) {
+        watchers.clear();
+      }
+      return event;
+    }
+
+    private void append(RunEvent event) {
+      sequence = Math.max(sequence, event.sequence());
+      if (event instanceof RunEvent.Progress
+          && !history.isEmpty()
+          && history.get(history.size() - 1) instanceof RunEvent.Progress) {
+        history.set(history.size() - 1, event);
+      } else {
+        history.add(event);
+      }
+      if (event instanceof RunEvent.StatusChanged s) {
+        // A resumed run goes back to QUEUED: its stream reopens for new watchers.
+        ended = s.status().isFinal();
+      }
+    }
+
+    synchronized void subscribe(MultiEmitter<? super RunEvent> emitter) {
+      for (RunEvent e : history) {
+        emitter.emit(e);
+      }
+      if (ended) {
+        emitter.complete();
+        return;
+      }
+      watchers.add(emitter);
+      emitter.onTermination(() -> unsubscribe(emitter));
+    }
+
+    private synchronized void unsubscribe(MultiEmitter<? super RunEvent> emitter) {
+      watchers.remove(emitter);
+    }
+  }
+}

@@ -1,0 +1,120 @@
+package dev.graft.training;
+
+import dev.graft.experiments.RunStatus;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jboss.logging.Logger;
+
+/**
+ * Runs queued runs with bounded concurrency. The queue itself is the run table: at start-up runs
+ * left RUNNING become INTERRUPTED and runs still QUEUED are scheduled again, in creation order.
+ */
+@ApplicationScoped
+public class RunScheduler {
+
+  private static final Logger LOG = Logger.getLogger(RunScheduler.class);
+
+  private final RunStore store;
+  private final RunEventHub events;
+  private final TrainingJob job;
+  private final ExecutorService workers;
+  private final Map<Long, CancelToken> active = new ConcurrentHashMap<>();
+  private volatile boolean stopping;
+
+  RunScheduler(RunStore store, RunEventHub events, TrainingJob job, TrainingConfig config) {
+    this.store = store;
+    this.events = events;
+    this.job = job;
+    AtomicInteger n = new AtomicInteger();
+    // One queue, FIFO: runs start in the order they were queued.
+    this.workers =
+        Executors.newFixedThreadPool(
+            Math.max(1, config.maxConcurrentCpuRuns()),
+            r -> {
+              Thread t = new Thread(r, "graft-training-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  /** After the database is up (priority after DatabaseStartup's). */
+  void onStart(@Observes @Priority(10) StartupEvent event) {
+    for (long id : store.interruptRunning()) {
+      LOG.warnf("Run %d was interrupted by a stop of the service; ResumeRun continues it", id);
+      events.status(id, RunStatus.INTERRUPTED, "the service stopped while the run was training");
+    }
+    for (long id : store.queued()) {
+      submit(id);
+    }
+  }
+
+  /** Before the embedded database stops: running runs end INTERRUPTED, resumable. */
+  void onStop(@Observes @Priority(1) ShutdownEvent event) {
+    stopping = true;
+    active.values().forEach(CancelToken::cancel);
+    workers.shutdownNow();
+    try {
+      workers.awaitTermination(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Schedules a QUEUED run. */
+  public void submit(long runId) {
+    CancelToken token = new CancelToken();
+    active.put(runId, token);
+    workers.submit(() -> execute(runId, token));
+  }
+
+  /** Asks a running run to stop after its current batch; true if it was running here. */
+  public boolean cancel(long runId) {
+    CancelToken token = active.get(runId);
+    if (token == null) {
+      return false;
+    }
+    token.cancel();
+    return true;
+  }
+
+  private void execute(long runId, CancelToken token) {
+    try {
+      if (token.isCancelled() || !store.claim(runId)) {
+        return; // cancelled while queued
+      }
+      events.status(runId, RunStatus.RUNNING, "");
+      job.run(runId, token);
+      store.finish(runId, RunStatus.SUCCEEDED, null);
+      events.status(runId, RunStatus.SUCCEEDED, "");
+    } catch (CancelToken.Cancelled c) {
+      RunStatus status = stopping ? RunStatus.INTERRUPTED : RunStatus.CANCELLED;
+      String why = stopping ? "the service stopped; ResumeRun continues" : "cancelled by CancelRun";
+      store.finish(runId, status, why);
+      events.status(runId, status, why);
+    } catch (Throwable t) {
+      String message = describe(t);
+      LOG.errorf(t, "Run %d failed: %s", runId, message);
+      try {
+        store.finish(runId, RunStatus.FAILED, message);
+      } finally {
+        events.status(runId, RunStatus.FAILED, message);
+      }
+    } finally {
+      active.remove(runId);
+    }
+  }
+
+  static String describe(Throwable t) {
+    String m = t.getMessage();
+    return t.getClass().getSimpleName() + (m == null ? "" : ": " + m);
+  }
+}

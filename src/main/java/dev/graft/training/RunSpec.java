@@ -1,0 +1,235 @@
+package dev.graft.training;
+
+import dev.graft.core.GraftException;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * The full configuration of a run, as requested and completed with defaults. Stored as JSON with
+ * the run, so that a resumed run trains exactly as the original would have.
+ *
+ * @param experimentId experiment the run belongs to
+ * @param name run name
+ * @param baseModel base model name (empty for {@link Strategy#PRETRAINING}, which names an
+ *     architecture instead)
+ * @param architecture built-in architecture, for pre-training only
+ * @param dataset dataset name
+ * @param strategy strategy
+ * @param trainLastBlocks fine-tuning: train the last N backbone blocks (0 = all)
+ * @param trainPatterns fine-tuning: backbone initializers to train, by prefix or regex
+ * @param head the new head
+ * @param hyper hyper-parameters
+ * @param split dataset split
+ * @param seed seed of everything random
+ * @param device AUTO, CPU or GPU
+ * @param modelName name under which the trained model is registered
+ */
+public record RunSpec(
+    long experimentId,
+    String name,
+    String baseModel,
+    String architecture,
+    String dataset,
+    Strategy strategy,
+    int trainLastBlocks,
+    List<String> trainPatterns,
+    Head head,
+    Hyper hyper,
+    Split split,
+    long seed,
+    String device,
+    String modelName) {
+
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,128}");
+  private static final Set<String> ACTIVATIONS = Set.of("relu", "tanh", "sigmoid", "leaky_relu");
+  private static final Set<String> DEVICES = Set.of("AUTO", "CPU", "GPU");
+  private static final Set<String> STOP_METRICS =
+      Set.of("val_loss", "val_accuracy", "val_macro_f1");
+
+  /** The new classification head. */
+  public record Head(List<Integer> hiddenSizes, String activation, float dropout) {}
+
+  /** Optimisation settings. */
+  public record Hyper(
+      String optimizer,
+      double learningRate,
+      double backboneLrMultiplier,
+      double weightDecay,
+      double momentum,
+      String schedule,
+      int warmupEpochs,
+      int stepEpochs,
+      double stepGamma,
+      int batchSize,
+      int epochs,
+      int headEpochs,
+      EarlyStop earlyStopping,
+      boolean augmentRandomCrop,
+      boolean augmentHorizontalFlip,
+      boolean classWeighting) {
+
+    /** Whether any augmentation changes the training images. */
+    public boolean augments() {
+      return augmentRandomCrop || augmentHorizontalFlip;
+    }
+  }
+
+  /** Early stopping; {@code metric} is val_loss (lower is better) or a higher-is-better one. */
+  public record EarlyStop(
+      boolean enabled, String metric, int patience, double minDelta, boolean restoreBest) {
+
+    public boolean lowerIsBetter() {
+      return "val_loss".equals(metric);
+    }
+  }
+
+  /** How the dataset is divided; {@code maxTrainExamples} 0 = all. */
+  public record Split(double validationFraction, double testFraction, int maxTrainExamples) {}
+
+  /** This spec with every unset value replaced by the strategy's default. */
+  public RunSpec withDefaults() {
+    if (strategy == null) {
+      throw new GraftException.InvalidArgument(
+          "strategy is required: TRANSFER_LEARNING, FINE_TUNING, GRADUAL or FROM_SCRATCH");
+    }
+    Hyper h = hyper;
+    String optimizer = blank(h.optimizer()) ? "ADAM" : h.optimizer();
+    double lr = h.learningRate() > 0 ? h.learningRate() : ("SGD".equals(optimizer) ? 0.01 : 0.001);
+    EarlyStop es = h.earlyStopping();
+    EarlyStop early =
+        es == null || !es.enabled()
+            ? new EarlyStop(false, "val_loss", 3, 0, false)
+            : new EarlyStop(
+                true,
+                blank(es.metric()) ? "val_loss" : es.metric(),
+                es.patience() > 0 ? es.patience() : 3,
+                es.minDelta(),
+                es.restoreBest());
+    Hyper hyperWithDefaults =
+        new Hyper(
+            optimizer,
+            lr,
+            h.backboneLrMultiplier() > 0 ? h.backboneLrMultiplier() : 0.1,
+            h.weightDecay(),
+            h.momentum() > 0 ? h.momentum() : ("SGD".equals(optimizer) ? 0.9 : 0),
+            blank(h.schedule()) ? "CONSTANT" : h.schedule(),
+            h.warmupEpochs(),
+            h.stepEpochs() > 0 ? h.stepEpochs() : 5,
+            h.stepGamma() > 0 ? h.stepGamma() : 0.1,
+            h.batchSize() > 0 ? h.batchSize() : 32,
+            h.epochs() > 0 ? h.epochs() : 5,
+            strategy == Strategy.GRADUAL && h.headEpochs() <= 0 ? 1 : h.headEpochs(),
+            early,
+            h.augmentRandomCrop(),
+            h.augmentHorizontalFlip(),
+            h.classWeighting());
+    Split s =
+        new Split(
+            split.validationFraction() > 0 ? split.validationFraction() : 0.1,
+            split.testFraction() > 0 ? split.testFraction() : 0.1,
+            split.maxTrainExamples());
+    Head hd =
+        new Head(
+            head.hiddenSizes() == null ? List.of() : List.copyOf(head.hiddenSizes()),
+            blank(head.activation()) ? "relu" : head.activation().toLowerCase(),
+            head.dropout());
+    return new RunSpec(
+        experimentId,
+        blank(name) ? strategy.name().toLowerCase().replace('_', '-') : name,
+        baseModel == null ? "" : baseModel,
+        architecture == null ? "" : architecture,
+        dataset,
+        strategy,
+        trainLastBlocks,
+        trainPatterns == null ? List.of() : List.copyOf(trainPatterns),
+        hd,
+        hyperWithDefaults,
+        s,
+        seed == 0 ? 42 : seed,
+        blank(device) ? "AUTO" : device,
+        modelName == null ? "" : modelName);
+  }
+
+  /** Checks every value's range; the message of the first violation says what to fix. */
+  public RunSpec validate() {
+    require(strategy != null, "strategy is required: TRANSFER_LEARNING, FINE_TUNING, ...");
+    require(NAME.matcher(name).matches(), "run name '" + name + "': use 1-128 of [A-Za-z0-9._-]");
+    require(!blank(dataset), "dataset is required");
+    if (strategy == Strategy.PRETRAINING) {
+      require(!blank(architecture), "pre-training needs an architecture");
+      require(!modelName.isEmpty(), "pre-training needs the name of the base model it creates");
+    } else {
+      require(!blank(baseModel), "base_model is required");
+    }
+    require(
+        modelName.isEmpty() || NAME.matcher(modelName).matches(),
+        "model_name '" + modelName + "': use 1-128 of [A-Za-z0-9._-]");
+    require(trainLastBlocks >= 0, "freeze.train_last_blocks must be >= 0, got " + trainLastBlocks);
+    for (String p : trainPatterns) {
+      require(!blank(p), "freeze.train_patterns must not contain empty patterns");
+    }
+    require(
+        ACTIVATIONS.contains(head.activation()),
+        "head.activation '" + head.activation() + "': use one of " + ACTIVATIONS);
+    require(
+        head.dropout() >= 0 && head.dropout() <= 0.9,
+        "head.dropout must be in [0, 0.9], got " + head.dropout());
+    for (int size : head.hiddenSizes()) {
+      require(size >= 1 && size <= 65536, "head.hidden_sizes must be 1..65536, got " + size);
+    }
+    require(head.hiddenSizes().size() <= 8, "head.hidden_sizes: at most 8 hidden layers");
+    Hyper h = hyper;
+    require(
+        Set.of("SGD", "ADAM", "ADAMW").contains(h.optimizer()),
+        "optimizer '" + h.optimizer() + "': use SGD, ADAM or ADAMW");
+    require(
+        h.learningRate() > 0 && h.learningRate() <= 10,
+        "learning_rate must be in (0, 10], got " + h.learningRate());
+    require(
+        h.backboneLrMultiplier() > 0 && h.backboneLrMultiplier() <= 10,
+        "backbone_lr_multiplier must be in (0, 10], got " + h.backboneLrMultiplier());
+    require(
+        h.weightDecay() >= 0 && h.weightDecay() < 1,
+        "weight_decay must be in [0, 1), got " + h.weightDecay());
+    require(
+        h.momentum() >= 0 && h.momentum() < 1, "momentum must be in [0, 1), got " + h.momentum());
+    require(
+        Set.of("CONSTANT", "STEP", "COSINE").contains(h.schedule()),
+        "schedule '" + h.schedule() + "': use CONSTANT, STEP or COSINE");
+    require(
+        h.batchSize() >= 1 && h.batchSize() <= 4096,
+        "batch_size must be 1..4096, got " + h.batchSize());
+    require(h.epochs() >= 1 && h.epochs() <= 1000, "epochs must be 1..1000, got " + h.epochs());
+    require(
+        h.warmupEpochs() >= 0 && h.warmupEpochs() < h.epochs(),
+        "warmup_epochs must be in [0, epochs), got " + h.warmupEpochs());
+    require(h.stepGamma() > 0 && h.stepGamma() <= 1, "step_gamma must be in (0, 1]");
+    require(
+        h.headEpochs() >= 0 && (h.headEpochs() == 0 || h.headEpochs() < h.epochs()),
+        "head_epochs must be smaller than epochs, got " + h.headEpochs());
+    require(
+        STOP_METRICS.contains(h.earlyStopping().metric()),
+        "early_stopping.metric '" + h.earlyStopping().metric() + "': use one of " + STOP_METRICS);
+    require(h.earlyStopping().minDelta() >= 0, "early_stopping.min_delta must be >= 0");
+    require(
+        split.validationFraction() > 0 && split.validationFraction() <= 0.5,
+        "split.validation_fraction must be in (0, 0.5], got " + split.validationFraction());
+    require(
+        split.testFraction() > 0 && split.testFraction() <= 0.5,
+        "split.test_fraction must be in (0, 0.5], got " + split.testFraction());
+    require(split.maxTrainExamples() >= 0, "split.max_train_examples must be >= 0");
+    require(DEVICES.contains(device), "device '" + device + "': use AUTO, CPU or GPU");
+    return this;
+  }
+
+  private static void require(boolean ok, String message) {
+    if (!ok) {
+      throw new GraftException.InvalidArgument(message);
+    }
+  }
+
+  private static boolean blank(String s) {
+    return s == null || s.isBlank();
+  }
+}

@@ -1,0 +1,317 @@
+package dev.graft.training;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.graft.core.GraftException;
+import dev.graft.core.PageToken;
+import dev.graft.data.Dataset;
+import dev.graft.data.DatasetRepository;
+import dev.graft.experiments.MetricPoint;
+import dev.graft.experiments.MetricPointRepository;
+import dev.graft.experiments.Run;
+import dev.graft.experiments.RunRepository;
+import dev.graft.experiments.RunStatus;
+import dev.graft.model.BaseModel;
+import dev.graft.model.BaseModelRepository;
+import io.quarkus.panache.common.Parameters;
+import io.quarkus.panache.common.Sort;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.transaction.Transactional;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** The runs' rows in the experiment store: every state change of a run is written here. */
+@ApplicationScoped
+public class RunStore {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final RunRepository runs;
+  private final MetricPointRepository metrics;
+  private final DatasetRepository datasets;
+  private final BaseModelRepository baseModels;
+
+  RunStore(
+      RunRepository runs,
+      MetricPointRepository metrics,
+      DatasetRepository datasets,
+      BaseModelRepository baseModels) {
+    this.runs = runs;
+    this.metrics = metrics;
+    this.datasets = datasets;
+    this.baseModels = baseModels;
+  }
+
+  static Instant now() {
+    return Instant.now().truncatedTo(ChronoUnit.MICROS);
+  }
+
+  @SuppressWarnings("unchecked")
+  static Map<String, Object> toMap(RunSpec spec) {
+    return JSON.convertValue(spec, LinkedHashMap.class);
+  }
+
+  static RunSpec toSpec(Map<String, Object> config) {
+    return JSON.convertValue(config, RunSpec.class);
+  }
+
+  @Transactional
+  public long createQueued(
+      RunSpec spec,
+      Long baseModelId,
+      long datasetId,
+      Long parentRunId,
+      Map<String, String> versions) {
+    Run r = new Run();
+    r.experimentId = spec.experimentId();
+    r.name = spec.name();
+    r.strategy = spec.strategy().name();
+    r.status = RunStatus.QUEUED;
+    r.baseModelId = baseModelId;
+    r.datasetId = datasetId;
+    r.parentRunId = parentRunId;
+    r.config = toMap(spec);
+    r.seed = spec.seed();
+    r.requestedDevice = spec.device();
+    r.versions = new LinkedHashMap<>(versions);
+    r.createdAt = now();
+    r.updatedAt = r.createdAt;
+    runs.persist(r);
+    return r.id;
+  }
+
+  /** QUEUED to RUNNING; false when the run is no longer queued (cancelled meanwhile). */
+  @Transactional
+  public boolean claim(long id) {
+    Instant now = now();
+    return runs.update(
+            "status = ?1, startedAt = ?2, updatedAt = ?2, error = null"
+                + " where id = ?3 and status = ?4",
+            RunStatus.RUNNING,
+            now,
+            id,
+            RunStatus.QUEUED)
+        == 1;
+  }
+
+  @Transactional
+  public void started(
+      long id,
+      String device,
+      String splitHash,
+      long trainable,
+      long total,
+      boolean featureCache,
+      List<String> labels) {
+    Run r = find(id);
+    r.device = device;
+    r.splitHash = splitHash;
+    r.trainableParams = trainable;
+    r.totalParams = total;
+    Map<String, Object> summary = new LinkedHashMap<>(r.summary);
+    summary.put("featureCache", featureCache);
+    summary.put("labels", labels);
+    r.summary = summary;
+    r.updatedAt = now();
+  }
+
+  /** Records one epoch's metrics, replacing values of that epoch recorded before a resume. */
+  @Transactional
+  public void epoch(long id, int epoch, Map<String, Double> values) {
+    metrics.delete("runId = ?1 and epoch = ?2", id, epoch);
+    Instant now = now();
+    for (Map.Entry<String, Double> e : values.entrySet()) {
+      MetricPoint p = new MetricPoint();
+      p.runId = id;
+      p.key = e.getKey();
+      p.step = epoch;
+      p.epoch = epoch;
+      p.value = e.getValue();
+      p.recordedAt = now;
+      metrics.persist(p);
+    }
+    find(id).updatedAt = now;
+  }
+
+  /** Adds entries to the run's summary (test metrics, model version, checkpoint...). */
+  @Transactional
+  public void summarize(long id, Map<String, Object> entries, Long peakMemoryBytes) {
+    Run r = find(id);
+    Map<String, Object> summary = new LinkedHashMap<>(r.summary);
+    summary.putAll(entries);
+    r.summary = summary;
+    if (peakMemoryBytes != null) {
+      r.peakMemoryBytes =
+          Math.max(peakMemoryBytes, r.peakMemoryBytes == null ? 0 : r.peakMemoryBytes);
+    }
+    r.updatedAt = now();
+  }
+
+  @Transactional
+  public void finish(long id, RunStatus status, String error) {
+    Run r = find(id);
+    r.status = status;
+    r.error = error;
+    r.finishedAt = now();
+    r.updatedAt = r.finishedAt;
+  }
+
+  /** Back to QUEUED for ResumeRun. */
+  @Transactional
+  public void requeue(long id) {
+    Run r = find(id);
+    r.status = RunStatus.QUEUED;
+    r.error = null;
+    r.finishedAt = null;
+    r.updatedAt = now();
+  }
+
+  /** At start-up: runs left RUNNING by a stopped process become INTERRUPTED. */
+  @Transactional
+  public List<Long> interruptRunning() {
+    List<Long> ids = runs.find("status", RunStatus.RUNNING).stream().map(r -> r.id).toList();
+    for (Long id : ids) {
+      finish(id, RunStatus.INTERRUPTED, "the service stopped while the run was training");
+    }
+    return ids;
+  }
+
+  @Transactional
+  public List<Long> queued() {
+    return runs.find("status", Sort.by("id"), RunStatus.QUEUED).stream().map(r -> r.id).toList();
+  }
+
+  @Transactional
+  public RunStatus status(long id) {
+    return find(id).status;
+  }
+
+  /** Whether a QUEUED or RUNNING run uses the dataset. */
+  @Transactional
+  public boolean datasetInUse(long datasetId) {
+    return runs.count(
+            "datasetId = ?1 and status in ?2",
+            datasetId,
+            List.of(RunStatus.QUEUED, RunStatus.RUNNING))
+        > 0;
+  }
+
+  @Transactional
+  public RunView view(long id) {
+    return toView(find(id));
+  }
+
+  /** One page of runs, newest first. */
+  @Transactional
+  public RunPage list(long experimentId, RunStatus status, int pageSize, String pageToken) {
+    if (pageSize < 0 || pageSize > 1000) {
+      throw new GraftException.InvalidArgument(
+          "page_size " + pageSize + " is out of range: use 1-1000, or 0 for 50");
+    }
+    int size = pageSize == 0 ? 50 : pageSize;
+    StringBuilder query = new StringBuilder("id < :before");
+    Parameters params = Parameters.with("before", PageToken.decode(pageToken));
+    if (experimentId > 0) {
+      query.append(" and experimentId = :experiment");
+      params.and("experiment", experimentId);
+    }
+    if (status != null) {
+      query.append(" and status = :status");
+      params.and("status", status);
+    }
+    List<Run> rows =
+        runs.find(query.toString(), Sort.by("id", Sort.Direction.Descending), params)
+            .page(0, size + 1)
+            .list();
+    boolean more = rows.size() > size;
+    List<Run> page = more ? rows.subList(0, size) : rows;
+    List<RunView> views = new ArrayList<>();
+    for (Run r : page) {
+      views.add(toView(r));
+    }
+    return new RunPage(views, more ? PageToken.encode(page.get(page.size() - 1).id) : "");
+  }
+
+  /** A page of runs. */
+  public record RunPage(List<RunView> runs, String nextPageToken) {}
+
+  private Run find(long id) {
+    return runs.findByIdOptional(id).orElseThrow(() -> new GraftException.NotFound("run", id));
+  }
+
+  @SuppressWarnings("unchecked")
+  private RunView toView(Run r) {
+    List<RunView.EpochValue> values =
+        metrics.find("runId", Sort.by("epoch").and("key"), r.id).stream()
+            .map(p -> new RunView.EpochValue(p.key, p.epoch, p.value))
+            .toList();
+    Map<String, Object> s = r.summary;
+    Map<String, Double> test = new LinkedHashMap<>();
+    if (s.get("testMetrics") instanceof Map<?, ?> m) {
+      m.forEach((k, v) -> test.put((String) k, ((Number) v).doubleValue()));
+    }
+    List<Long> confusion = new ArrayList<>();
+    if (s.get("confusionMatrix") instanceof List<?> l) {
+      l.forEach(v -> confusion.add(((Number) v).longValue()));
+    }
+    List<String> labels =
+        s.get("labels") instanceof List<?> l ? (List<String>) l : List.<String>of();
+    String baseModel =
+        r.baseModelId == null
+            ? ""
+            : baseModels.findByIdOptional(r.baseModelId).map(b -> b.name).orElse("");
+    String dataset =
+        r.datasetId == null
+            ? ""
+            : datasets.findByIdOptional(r.datasetId).map(d -> d.name).orElse("");
+    return new RunView(
+        r.id,
+        r.experimentId,
+        r.name,
+        Strategy.valueOf(r.strategy),
+        r.status,
+        baseModel,
+        dataset,
+        toSpec(r.config),
+        r.device == null ? "" : r.device,
+        r.seed,
+        r.splitHash == null ? "" : r.splitHash,
+        r.trainableParams == null ? 0 : r.trainableParams,
+        r.totalParams == null ? 0 : r.totalParams,
+        Boolean.TRUE.equals(s.get("featureCache")),
+        values,
+        test,
+        confusion,
+        labels,
+        s.get("modelVersion") instanceof String v ? v : "",
+        s.get("onnxSha256") instanceof String h ? h : "",
+        s.get("parityMaxAbsDiff") instanceof Number n ? n.doubleValue() : 0,
+        r.error == null ? "" : r.error,
+        r.versions,
+        r.peakMemoryBytes == null ? 0 : r.peakMemoryBytes,
+        r.createdAt,
+        r.startedAt,
+        r.finishedAt,
+        r.parentRunId == null ? 0 : r.parentRunId);
+  }
+
+  /** The base model and dataset rows a run needs, by name. */
+  @Transactional
+  public Dataset dataset(String name) {
+    return datasets
+        .find("name", name)
+        .firstResultOptional()
+        .orElseThrow(() -> new GraftException.NotFound("dataset", "'" + name + "'"));
+  }
+
+  @Transactional
+  public BaseModel baseModel(String name) {
+    return baseModels
+        .find("name", name)
+        .firstResultOptional()
+        .orElseThrow(() -> new GraftException.NotFound("base model", "'" + name + "'"));
+  }
+}

@@ -1,0 +1,41 @@
+package dev.graft.training;
+
+import dev.graft.experiments.RunStatus;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/** A run as callers see it: configuration, status, metrics and results. */
+public record RunView(
+    long id,
+    long experimentId,
+    String name,
+    Strategy strategy,
+    RunStatus status,
+    String baseModel,
+    String dataset,
+    RunSpec spec,
+    String device,
+    long seed,
+    String splitHash,
+    long trainableParameters,
+    long totalParameters,
+    boolean featureCache,
+    List<EpochValue> metrics,
+    Map<String, Double> testMetrics,
+    List<Long> confusionMatrix,
+    List<String> labels,
+    String modelVersion,
+    String onnxSha256,
+    double parityMaxAbsDiff,
+    String error,
+    Map<String, String> versions,
+    long peakMemoryBytes,
+    Instant createdAt,
+    Instant startedAt,
+    Instant finishedAt,
+    long parentRunId) {
+
+  /** One metric value at one epoch. */
+  public record EpochValue(String key, int epoch, double value) {}
+}

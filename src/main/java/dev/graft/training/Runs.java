@@ -1,0 +1,169 @@
+package dev.graft.training;
+
+import ai.djl.engine.Engine;
+import dev.graft.core.GraftException;
+import dev.graft.core.StorageConfig;
+import dev.graft.data.Dataset;
+import dev.graft.experiments.ExperimentRepository;
+import dev.graft.experiments.RunStatus;
+import dev.graft.model.Architectures;
+import dev.graft.model.BaseModel;
+import io.smallrye.mutiny.Multi;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.nio.file.Files;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Starting, watching, cancelling, resuming and listing runs. */
+@ApplicationScoped
+public class Runs {
+
+  private final RunStore store;
+  private final RunScheduler scheduler;
+  private final RunEventHub events;
+  private final TrainingJob job;
+  private final ExperimentRepository experiments;
+  private final StorageConfig storage;
+
+  Runs(
+      RunStore store,
+      RunScheduler scheduler,
+      RunEventHub events,
+      TrainingJob job,
+      ExperimentRepository experiments,
+      StorageConfig storage) {
+    this.store = store;
+    this.scheduler = scheduler;
+    this.events = events;
+    this.job = job;
+    this.experiments = experiments;
+    this.storage = storage;
+  }
+
+  /**
+   * Checks everything a run needs before it is queued — so that a bad request fails now, not in the
+   * background — then queues it.
+   */
+  public RunView start(RunSpec requested) {
+    RunSpec spec = requested.withDefaults().validate();
+    if (spec.strategy() == Strategy.PRETRAINING) {
+      Architectures.get(spec.architecture());
+    }
+    if (!experimentExists(spec.experimentId())) {
+      throw new GraftException.NotFound("experiment", spec.experimentId());
+    }
+    Dataset dataset = store.dataset(spec.dataset());
+    if (dataset.classNames.size() < 2) {
+      throw new GraftException.FailedPrecondition(
+          "dataset '"
+              + dataset.name
+              + "' has "
+              + dataset.classNames.size()
+              + " class; a classifier needs at least 2");
+    }
+    Long baseModelId = null;
+    Long parentRunId = null;
+    if (spec.strategy() != Strategy.PRETRAINING) {
+      BaseModel base = store.baseModel(spec.baseModel());
+      baseModelId = base.id;
+      parentRunId = base.pretrainRunId;
+    }
+    DeviceSelector.select(spec.device(), Engine.getInstance().getGpuCount());
+    long id = store.createQueued(spec, baseModelId, dataset.id, parentRunId, job.versions());
+    events.status(id, RunStatus.QUEUED, "");
+    RunView queued = store.view(id);
+    scheduler.submit(id);
+    return queued;
+  }
+
+  private boolean experimentExists(long id) {
+    return io.quarkus.narayana.jta.QuarkusTransaction.requiringNew()
+        .call(() -> experiments.findByIdOptional(id).isPresent());
+  }
+
+  public RunView get(long runId) {
+    return store.view(runId);
+  }
+
+  public RunStore.RunPage list(long experimentId, RunStatus status, int pageSize, String token) {
+    return store.list(experimentId, status, pageSize, token);
+  }
+
+  /** Stops a queued or running run; a run already ended is a FAILED_PRECONDITION. */
+  public RunView cancel(long runId) {
+    RunStatus status = store.status(runId);
+    if (status.isFinal()) {
+      throw new GraftException.FailedPrecondition(
+          "run " + runId + " already ended " + status + "; nothing to cancel");
+    }
+    if (!scheduler.cancel(runId) || status == RunStatus.QUEUED) {
+      store.finish(runId, RunStatus.CANCELLED, "cancelled by CancelRun");
+      events.status(runId, RunStatus.CANCELLED, "cancelled by CancelRun");
+    }
+    return store.view(runId);
+  }
+
+  /** Continues a run from its last checkpoint, with its stored configuration and split. */
+  public RunView resume(long runId) {
+    RunStatus status = store.status(runId);
+    if (status == RunStatus.SUCCEEDED || !status.isFinal()) {
+      throw new GraftException.FailedPrecondition(
+          "run " + runId + " is " + status + "; only INTERRUPTED, FAILED or CANCELLED runs resume");
+    }
+    if (!Files.isRegularFile(
+        storage.area("runs").resolve(String.valueOf(runId)).resolve("checkpoint/state.json"))) {
+      throw new GraftException.FailedPrecondition(
+          "run " + runId + " has no checkpoint (it ended before its first epoch); start a new run");
+    }
+    store.requeue(runId);
+    events.status(runId, RunStatus.QUEUED, "resumed");
+    scheduler.submit(runId);
+    return store.view(runId);
+  }
+
+  /** The run's events so far, then live ones until it ends. */
+  public Multi<RunEvent> watch(long runId) {
+    RunView view = store.view(runId); // NOT_FOUND before subscribing
+    return events.watch(runId, () -> history(view));
+  }
+
+  /** Events reconstructed from the store, for runs that ended before this process started. */
+  private static List<RunEvent> history(RunView run) {
+    List<RunEvent> past = new ArrayList<>();
+    long seq = 0;
+    Instant created = run.createdAt();
+    past.add(new RunEvent.StatusChanged(run.id(), ++seq, created, RunStatus.QUEUED, ""));
+    Map<Integer, Map<String, Double>> byEpoch = new LinkedHashMap<>();
+    for (RunView.EpochValue v : run.metrics()) {
+      byEpoch.computeIfAbsent(v.epoch(), e -> new LinkedHashMap<>()).put(v.key(), v.value());
+    }
+    Instant when = run.startedAt() == null ? created : run.startedAt();
+    for (Map.Entry<Integer, Map<String, Double>> e : byEpoch.entrySet()) {
+      past.add(new RunEvent.EpochEnded(run.id(), ++seq, when, e.getKey(), e.getValue()));
+    }
+    if (!run.modelVersion().isEmpty()) {
+      past.add(
+          new RunEvent.Exported(
+              run.id(),
+              ++seq,
+              when,
+              run.modelVersion(),
+              run.onnxSha256(),
+              run.parityMaxAbsDiff(),
+              true));
+    }
+    if (run.status() != RunStatus.QUEUED) {
+      past.add(
+          new RunEvent.StatusChanged(
+              run.id(),
+              ++seq,
+              run.finishedAt() == null ? when : run.finishedAt(),
+              run.status(),
+              run.error()));
+    }
+    return past;
+  }
+}

@@ -1,0 +1,29 @@
+package dev.graft.training;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+/** How Graft schedules and checks training runs. */
+@ConfigMapping(prefix = "graft.training")
+public interface TrainingConfig {
+
+  /** Runs that train at the same time on the CPU; further runs wait in the queue. */
+  @WithDefault("1")
+  int maxConcurrentCpuRuns();
+
+  /** Runs that train at the same time on each GPU. */
+  @WithDefault("1")
+  int maxConcurrentGpuRuns();
+
+  /** A progress event is sent at most this often (milliseconds) while an epoch runs. */
+  @WithDefault("500")
+  long progressIntervalMs();
+
+  /** Largest max-abs difference between DJL and ONNX Runtime the export accepts. */
+  @WithDefault("1e-4")
+  double parityTolerance();
+
+  /** Examples in the batch that the parity gate compares. */
+  @WithDefault("64")
+  int parityBatchSize();
+}

@@ -1,0 +1,436 @@
+package dev.graft.training;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.ParameterStore;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnxruntime.OrtEnvironment;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.graft.core.GraftException;
+import dev.graft.core.StorageConfig;
+import dev.graft.data.Dataset;
+import dev.graft.data.DatasetReader;
+import dev.graft.data.Preprocessing;
+import dev.graft.data.Splits;
+import dev.graft.model.BaseModels;
+import dev.graft.model.FreezeSpec;
+import dev.graft.model.GraphSurgery;
+import dev.graft.model.ModelVersionInfo;
+import dev.graft.model.ModelVersions;
+import dev.graft.model.NewModelVersion;
+import dev.graft.model.ParameterCounts;
+import dev.graft.onnx.OnnxBlock;
+import dev.graft.onnx.OnnxExporter;
+import dev.graft.onnx.ParityGate;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+
+/**
+ * One run from start to registered model: split, graft, train (with the feature cache when the
+ * backbone is frozen and nothing augments), test, export, parity gate, model version.
+ */
+@ApplicationScoped
+public class TrainingJob {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final org.jboss.logging.Logger LOG =
+      org.jboss.logging.Logger.getLogger(TrainingJob.class);
+
+  private final RunStore store;
+  private final RunEventHub events;
+  private final ModelFactory models;
+  private final ModelVersions versions;
+  private final BaseModels baseModels;
+  private final StorageConfig storage;
+  private final TrainingConfig config;
+  private final String graftVersion;
+
+  TrainingJob(
+      RunStore store,
+      RunEventHub events,
+      ModelFactory models,
+      ModelVersions versions,
+      BaseModels baseModels,
+      StorageConfig storage,
+      TrainingConfig config,
+      @ConfigProperty(name = "quarkus.application.version", defaultValue = "dev")
+          String graftVersion) {
+    this.store = store;
+    this.events = events;
+    this.models = models;
+    this.versions = versions;
+    this.baseModels = baseModels;
+    this.storage = storage;
+    this.config = config;
+    this.graftVersion = graftVersion;
+  }
+
+  /** Library versions recorded with every run and written into every exported model. */
+  public Map<String, String> versions() {
+    Map<String, String> v = new LinkedHashMap<>();
+    v.put("graft", graftVersion);
+    v.put("djl", Engine.getDjlVersion());
+    v.put("pytorch", Engine.getInstance().getVersion());
+    v.put("onnxruntime", OrtEnvironment.getEnvironment().getVersion());
+    v.put("java", System.getProperty("java.version"));
+    return v;
+  }
+
+  void run(long runId, CancelToken token) {
+    RunView run = store.view(runId);
+    RunSpec spec = run.spec();
+    Dataset dataset = store.dataset(spec.dataset());
+    Path runDir = storage.area("runs").resolve(String.valueOf(runId));
+    MemoryWatch memory = new MemoryWatch();
+    try (DatasetReader reader = DatasetReader.open(models.resolve(dataset.storagePath))) {
+      List<String> labels = reader.classNames();
+      Splits.Split split =
+          Splits.split(
+              reader,
+              dataset.sha256,
+              new Splits.Fractions(
+                  1 - spec.split().validationFraction() - spec.split().testFraction(),
+                  spec.split().validationFraction(),
+                  spec.split().testFraction()),
+              spec.seed());
+      int[] train =
+          limit(split.train(), reader.labels(), spec.split().maxTrainExamples(), spec.seed());
+      long[] exampleShape = reader.shape().stream().mapToLong(Long::longValue).toArray();
+      GraftedModel grafted = models.build(spec, labels, exampleShape);
+      Device device = DeviceSelector.select(spec.device(), Engine.getInstance().getGpuCount());
+      Engine.getInstance().setRandomSeed((int) spec.seed());
+      boolean cache = spec.strategy() == Strategy.TRANSFER_LEARNING && !spec.hyper().augments();
+      ParameterCounts counts = grafted.freeze().counts(grafted.graph());
+      store.started(
+          runId,
+          device.toString(),
+          split.hash(),
+          counts.trainable(),
+          counts.total(),
+          cache,
+          labels);
+      BatchSource raw =
+          BatchSource.of(
+              reader,
+              grafted.preprocessing(),
+              spec.hyper().augmentRandomCrop(),
+              spec.hyper().augmentHorizontalFlip());
+      float[] classWeights =
+          spec.hyper().classWeighting()
+              ? classWeights(reader.labels(), train, labels.size())
+              : null;
+      TrainingLoop.Listener listener = listener(runId, spec, memory);
+      Checkpoint checkpoint = new Checkpoint(runDir);
+
+      ModelProto trained;
+      if (cache) {
+        long[] featureShape = GraphSurgery.featureShape(grafted.graph(), grafted.featureTensor());
+        int[] needed = union(train, split.validation());
+        float[][] features =
+            Features.compute(
+                GraphSurgery.cut(grafted.graph(), grafted.featureTensor()),
+                raw,
+                needed,
+                reader.size(),
+                device,
+                token);
+        BatchSource cached = BatchSource.cached(features, reader.labels(), featureShape);
+        ModelProto head = HeadGraph.extract(grafted.graph(), grafted.featureTensor(), featureShape);
+        TrainingLoop loop =
+            new TrainingLoop(
+                spec,
+                device,
+                cached,
+                train,
+                split.validation(),
+                classWeights,
+                labels.size(),
+                checkpoint,
+                token,
+                listener,
+                config.progressIntervalMs());
+        trained = HeadGraph.merge(grafted.graph(), loop.run(head, epoch -> FreezeSpec.none()));
+      } else {
+        TrainingLoop loop =
+            new TrainingLoop(
+                spec,
+                device,
+                raw,
+                train,
+                split.validation(),
+                classWeights,
+                labels.size(),
+                checkpoint,
+                token,
+                listener,
+                config.progressIntervalMs());
+        trained =
+            loop.run(grafted.graph(), epoch -> grafted.freezeAt(epoch, spec.hyper().headEpochs()));
+      }
+      token.check();
+      finish(runId, run, spec, grafted, trained, raw, split, runDir, memory);
+    }
+  }
+
+  private TrainingLoop.Listener listener(long runId, RunSpec spec, MemoryWatch memory) {
+    int epochs = spec.hyper().epochs();
+    long started = System.nanoTime();
+    return new TrainingLoop.Listener() {
+      @Override
+      public void progress(
+          int epoch, int done, int total, double examplesPerSecond, double trainLoss) {
+        memory.sample();
+        double elapsed = (System.nanoTime() - started) / 1e9;
+        double fraction = ((epoch - 1) + (double) done / total) / epochs;
+        double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0;
+        events.publish(
+            runId,
+            seq ->
+                new RunEvent.Progress(
+                    runId,
+                    seq,
+                    RunEventHub.now(),
+                    epoch,
+                    epochs,
+                    done,
+                    total,
+                    examplesPerSecond,
+                    eta,
+                    trainLoss));
+      }
+
+      @Override
+      public void epochEnded(int epoch, Map<String, Double> values) {
+        memory.sample();
+        LOG.infof("Run %d epoch %d/%d: %s", runId, epoch, epochs, values);
+        store.epoch(runId, epoch, values);
+        events.publish(
+            runId, seq -> new RunEvent.EpochEnded(runId, seq, RunEventHub.now(), epoch, values));
+      }
+    };
+  }
+
+  /** Test metrics, export, parity gate and registration of the trained graph. */
+  private void finish(
+      long runId,
+      RunView run,
+      RunSpec spec,
+      GraftedModel grafted,
+      ModelProto trained,
+      BatchSource raw,
+      Splits.Split split,
+      Path runDir,
+      MemoryWatch memory) {
+    List<String> labels = grafted.labels();
+    String modelName = spec.modelName().isEmpty() ? "run-" + runId : spec.modelName();
+    Path onnx = runDir.resolve("model.onnx");
+    try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+      OnnxBlock block = new OnnxBlock(trained, name -> false);
+      block.initialize(
+          manager, DataType.FLOAT32, new Shape(TrainingLoop.prepend(1, raw.exampleShape())));
+      ParameterStore parameters = new ParameterStore(manager, false);
+      Evaluation test = new Evaluation(labels.size());
+      int[] testIdx = split.test();
+      for (int from = 0; from < testIdx.length; from += 256) {
+        int[] idx = Arrays.copyOfRange(testIdx, from, Math.min(testIdx.length, from + 256));
+        BatchSource.Batch b = raw.batch(idx, false, null);
+        try (NDManager m = manager.newSubManager()) {
+          NDArray x =
+              m.create(b.inputs(), new Shape(TrainingLoop.prepend(idx.length, raw.exampleShape())));
+          NDArray logits = block.forward(parameters, new NDList(x), false).singletonOrThrow();
+          Losses.accumulate(test, logits, b.labels(), labels.size());
+        }
+      }
+      Map<String, Double> testMetrics = test.metrics("test");
+      Map<String, Object> summary = new LinkedHashMap<>();
+      summary.put("testMetrics", testMetrics);
+      summary.put("confusionMatrix", Arrays.stream(test.confusion()).boxed().toList());
+      summary.put("testExamples", test.count());
+      store.summarize(runId, summary, memory.peak());
+
+      Map<String, String> metadata = metadata(runId, spec, grafted, modelName);
+      OnnxExporter.export(block, metadata, onnx);
+      int[] parityIdx =
+          Arrays.copyOf(
+              split.validation(), Math.min(split.validation().length, config.parityBatchSize()));
+      BatchSource.Batch pb = raw.batch(parityIdx, false, null);
+      ParityGate.Result parity;
+      try (NDManager m = manager.newSubManager()) {
+        NDArray x =
+            m.create(
+                pb.inputs(), new Shape(TrainingLoop.prepend(parityIdx.length, raw.exampleShape())));
+        parity = ParityGate.check(block, new NDList(x), onnx, config.parityTolerance());
+      }
+      String sha256 = sha256(onnx);
+      if (!parity.passed()) {
+        events.publish(
+            runId,
+            seq ->
+                new RunEvent.Exported(
+                    runId, seq, RunEventHub.now(), "", sha256, parity.maxAbsDiff(), false));
+        throw new GraftException.FailedPrecondition(
+            "parity gate failed: DJL and ONNX Runtime differ by "
+                + parity.maxAbsDiff()
+                + " on output '"
+                + parity.worstOutput()
+                + "', more than the tolerance "
+                + parity.tolerance()
+                + "; no model version was registered");
+      }
+      ModelVersionInfo version =
+          versions.register(
+              new NewModelVersion(
+                  modelName,
+                  onnx,
+                  labels,
+                  inputSpec(block, grafted),
+                  parity.maxAbsDiff(),
+                  metadata,
+                  runId,
+                  null));
+      String ref = version.modelName() + ":" + version.version();
+      store.summarize(
+          runId,
+          Map.of(
+              "modelVersion",
+              ref,
+              "onnxSha256",
+              version.sha256(),
+              "parityMaxAbsDiff",
+              parity.maxAbsDiff()),
+          memory.peak());
+      if (spec.strategy() == Strategy.PRETRAINING) {
+        registerBaseModel(runId, spec, grafted, onnx, inputSpec(block, grafted), testMetrics);
+      }
+      events.publish(
+          runId,
+          seq ->
+              new RunEvent.Exported(
+                  runId, seq, RunEventHub.now(), ref, version.sha256(), parity.maxAbsDiff(), true));
+    }
+  }
+
+  /** A finished pre-training becomes a base model: its classifier, to be cut at its features. */
+  @SuppressWarnings("unchecked")
+  private void registerBaseModel(
+      long runId,
+      RunSpec spec,
+      GraftedModel grafted,
+      Path onnx,
+      Map<String, Object> inputSpec,
+      Map<String, Double> testMetrics) {
+    Map<String, Object> preprocessing = Map.of();
+    try {
+      if (grafted.preprocessing() != null) {
+        preprocessing = JSON.readValue(grafted.preprocessing().toJson(), Map.class);
+      }
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+    baseModels.register(
+        new BaseModels.NewBaseModel(
+            spec.modelName(),
+            spec.architecture(),
+            "PRETRAINED",
+            onnx,
+            grafted.featureTensor(),
+            inputSpec,
+            preprocessing,
+            grafted.labels(),
+            testMetrics,
+            runId));
+  }
+
+  private Map<String, String> metadata(
+      long runId, RunSpec spec, GraftedModel grafted, String modelName) {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("graft.run_id", String.valueOf(runId));
+    m.put("graft.model_name", modelName);
+    m.put("graft.base_model", grafted.baseModelName());
+    m.put("graft.strategy", spec.strategy().name());
+    m.put("graft.feature_tensor", grafted.featureTensor());
+    try {
+      m.put(ModelVersions.LABELS_METADATA_KEY, JSON.writeValueAsString(grafted.labels()));
+      m.put("graft.versions", JSON.writeValueAsString(versions()));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+    if (grafted.preprocessing() != null) {
+      m.put(Preprocessing.METADATA_KEY, grafted.preprocessing().toJson());
+    }
+    return m;
+  }
+
+  private static Map<String, Object> inputSpec(OnnxBlock block, GraftedModel grafted) {
+    Map<String, Object> spec = new LinkedHashMap<>();
+    spec.put("name", block.inputNames().get(0));
+    List<Long> shape = new ArrayList<>();
+    shape.add(-1L);
+    for (long d : grafted.inputShape()) {
+      shape.add(d);
+    }
+    spec.put("shape", shape);
+    spec.put("datatype", "FP32");
+    spec.put("kind", grafted.preprocessing() == null ? "FEATURES" : "IMAGE");
+    return spec;
+  }
+
+  /** A stratified, seeded subset of at most {@code max} training examples (0 = all). */
+  static int[] limit(int[] train, int[] labels, int max, long seed) {
+    if (max <= 0 || train.length <= max) {
+      return train;
+    }
+    // Shuffle, then take round-robin by class so every class keeps its share.
+    int[] shuffled = TrainingLoop.shuffled(train, seed ^ 0x5eed);
+    Map<Integer, List<Integer>> byClass = new LinkedHashMap<>();
+    for (int i : shuffled) {
+      byClass.computeIfAbsent(labels[i], k -> new ArrayList<>()).add(i);
+    }
+    List<Integer> chosen = new ArrayList<>();
+    for (List<Integer> members : byClass.values()) {
+      long share = Math.round((double) members.size() * max / train.length);
+      chosen.addAll(members.subList(0, (int) Math.min(share, members.size())));
+    }
+    return chosen.stream().mapToInt(Integer::intValue).sorted().toArray();
+  }
+
+  private static float[] classWeights(int[] labels, int[] train, int classes) {
+    long[] counts = new long[classes];
+    for (int i : train) {
+      counts[labels[i]]++;
+    }
+    float[] w = new float[classes];
+    for (int c = 0; c < classes; c++) {
+      w[c] = counts[c] == 0 ? 0f : (float) train.length / (classes * counts[c]);
+    }
+    return w;
+  }
+
+  private static int[] union(int[] a, int[] b) {
+    return IntStream.concat(Arrays.stream(a), Arrays.stream(b)).distinct().toArray();
+  }
+
+  private static String sha256(Path file) {
+    try {
+      var digest = java.security.MessageDigest.getInstance("SHA-256");
+      return java.util.HexFormat.of().formatHex(digest.digest(Files.readAllBytes(file)));
+    } catch (IOException | java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

@@ -1,0 +1,237 @@
+package dev.graft.training;
+
+import ai.djl.Device;
+import ai.djl.Model;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.Trainer;
+import ai.djl.training.loss.Loss;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import dev.graft.model.FreezeSpec;
+import dev.graft.model.GraphSurgery;
+import dev.graft.onnx.OnnxBlock;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.function.Function;
+
+/**
+ * The epochs of one run: train, validate, record, checkpoint, stop early. Everything random is
+ * derived from the seed and the epoch, so a run resumed from its checkpoint sees the same batches
+ * as an uninterrupted one.
+ */
+final class TrainingLoop {
+
+  /** What the loop reports to (the job records metrics and events through it). */
+  interface Listener {
+    void progress(
+        int epoch, int batchesDone, int batchesTotal, double examplesPerSecond, double trainLoss);
+
+    void epochEnded(int epoch, Map<String, Double> values);
+  }
+
+  private final RunSpec spec;
+  private final Device device;
+  private final BatchSource source;
+  private final int[] train;
+  private final int[] validation;
+  private final float[] classWeights;
+  private final int classes;
+  private final Checkpoint checkpoint;
+  private final CancelToken token;
+  private final Listener listener;
+  private final long progressIntervalNanos;
+
+  TrainingLoop(
+      RunSpec spec,
+      Device device,
+      BatchSource source,
+      int[] train,
+      int[] validation,
+      float[] classWeights,
+      int classes,
+      Checkpoint checkpoint,
+      CancelToken token,
+      Listener listener,
+      long progressIntervalMs) {
+    this.spec = spec;
+    this.device = device;
+    this.source = source;
+    this.train = train;
+    this.validation = validation;
+    this.classWeights = classWeights;
+    this.classes = classes;
+    this.checkpoint = checkpoint;
+    this.token = token;
+    this.listener = listener;
+    this.progressIntervalNanos = progressIntervalMs * 1_000_000;
+  }
+
+  /**
+   * Trains {@code graph} and returns it with the trained weights (the best epoch's when early
+   * stopping restores them).
+   *
+   * @param freezeAt which initializers train in a given epoch (0-based)
+   */
+  ModelProto run(ModelProto graph, Function<Integer, FreezeSpec> freezeAt) {
+    RunSpec.Hyper h = spec.hyper();
+    RunSpec.EarlyStop early = h.earlyStopping();
+    boolean resuming = checkpoint.exists();
+    Checkpoint.State state =
+        resuming ? checkpoint.state() : Checkpoint.State.initial(early.lowerIsBetter());
+    ModelProto current = resuming ? checkpoint.weights() : graph;
+    ModelProto best = resuming ? checkpoint.best() : null;
+    boolean restoreOptimizer = resuming;
+    while (state.epochsDone() < h.epochs() && !state.stopped()) {
+      FreezeSpec freeze = freezeAt.apply(state.epochsDone());
+      try (Model model = Model.newInstance("graft-run", device)) {
+        OnnxBlock block = new OnnxBlock(current, freeze.predicate(current));
+        model.setBlock(block);
+        GroupOptimizer optimizer = new GroupOptimizer(h, GraphSurgery::isHead);
+        DefaultTrainingConfig config =
+            new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
+                .optOptimizer(optimizer)
+                .optDevices(new Device[] {device});
+        try (Trainer trainer = model.newTrainer(config)) {
+          trainer.initialize(new Shape(prepend(1, source.exampleShape())));
+          optimizer.bind(block);
+          // Optimizer state carries over only within a phase (GRADUAL starts phase 2 fresh).
+          if (restoreOptimizer
+              && state.epochsDone() > 0
+              && freezeAt.apply(state.epochsDone() - 1).equals(freeze)) {
+            try (NDManager scratch = NDManager.newBaseManager(Device.cpu())) {
+              optimizer.loadState(checkpoint.optimizerState(scratch), block);
+            }
+          }
+          restoreOptimizer = false;
+          // One phase: until the freeze spec changes (GRADUAL) or the run ends.
+          while (state.epochsDone() < h.epochs()
+              && !state.stopped()
+              && freezeAt.apply(state.epochsDone()).equals(freeze)) {
+            int epoch = state.epochsDone();
+            Map<String, Double> values = epoch(trainer, optimizer, epoch);
+            double value = values.get(early.metric());
+            boolean improved =
+                early.lowerIsBetter()
+                    ? value < state.bestValue() - early.minDelta()
+                    : value > state.bestValue() + early.minDelta();
+            ModelProto weights = block.toModelProto();
+            if (improved && early.enabled() && early.restoreBest()) {
+              best = weights;
+            }
+            int since = improved ? 0 : state.sinceImprovement() + 1;
+            boolean stop = early.enabled() && since >= early.patience();
+            state =
+                new Checkpoint.State(
+                    epoch + 1,
+                    improved ? value : state.bestValue(),
+                    improved ? epoch + 1 : state.bestEpoch(),
+                    since,
+                    stop);
+            try (NDManager scratch = NDManager.newBaseManager(Device.cpu())) {
+              checkpoint.save(weights, optimizer.saveState(scratch), state, improved ? best : null);
+            }
+            listener.epochEnded(epoch + 1, values);
+            current = weights;
+          }
+        }
+      }
+    }
+    return early.enabled() && early.restoreBest() && best != null ? best : current;
+  }
+
+  private Map<String, Double> epoch(Trainer trainer, GroupOptimizer optimizer, int epoch) {
+    RunSpec.Hyper h = spec.hyper();
+    LearningRateSchedule schedule = LearningRateSchedule.of(h);
+    int[] order = shuffled(train, spec.seed() * 1_000_003L + epoch);
+    SplittableRandom augmentRandom = new SplittableRandom(spec.seed() * 7_919L + epoch);
+    int batchSize = h.batchSize();
+    int batches = (order.length + batchSize - 1) / batchSize;
+    long start = System.nanoTime();
+    long lastProgress = start;
+    double lossSum = 0;
+    long seen = 0;
+    try (NDManager epochManager = trainer.getManager().newSubManager()) {
+      NDArray weights = classWeights == null ? null : epochManager.create(classWeights);
+      for (int b = 0; b < batches; b++) {
+        token.check();
+        int from = b * batchSize;
+        int to = Math.min(order.length, from + batchSize);
+        int[] idx = java.util.Arrays.copyOfRange(order, from, to);
+        BatchSource.Batch batch = source.batch(idx, h.augments(), augmentRandom);
+        optimizer.setFactor(schedule.factor(epoch, (double) b / batches));
+        try (NDManager batchManager = epochManager.newSubManager()) {
+          NDArray x =
+              batchManager.create(
+                  batch.inputs(), new Shape(prepend(idx.length, source.exampleShape())));
+          NDArray y = batchManager.create(batch.labels());
+          float loss;
+          try (GradientCollector collector = trainer.newGradientCollector()) {
+            NDArray logits = trainer.forward(new NDList(x)).singletonOrThrow();
+            NDArray l = Losses.crossEntropy(logits, y, classes, weights);
+            collector.backward(l);
+            loss = l.getFloat();
+          }
+          trainer.step();
+          lossSum += (double) loss * idx.length;
+          seen += idx.length;
+        }
+        long now = System.nanoTime();
+        if (now - lastProgress >= progressIntervalNanos || b == batches - 1) {
+          lastProgress = now;
+          listener.progress(
+              epoch + 1, b + 1, batches, seen / ((now - start) / 1e9), lossSum / seen);
+        }
+      }
+    }
+    double seconds = (System.nanoTime() - start) / 1e9;
+    Evaluation val = evaluate(trainer, validation);
+    Map<String, Double> values = new LinkedHashMap<>();
+    values.put("train_loss", lossSum / Math.max(seen, 1));
+    values.putAll(val.metrics("val"));
+    values.put("epoch_seconds", seconds);
+    values.put("examples_per_second", seen / seconds);
+    values.put("learning_rate", optimizer.headLearningRate());
+    return values;
+  }
+
+  private Evaluation evaluate(Trainer trainer, int[] indices) {
+    Evaluation eval = new Evaluation(classes);
+    int batchSize = Math.max(spec.hyper().batchSize(), 64);
+    for (int from = 0; from < indices.length; from += batchSize) {
+      token.check();
+      int[] idx =
+          java.util.Arrays.copyOfRange(indices, from, Math.min(indices.length, from + batchSize));
+      BatchSource.Batch batch = source.batch(idx, false, null);
+      try (NDManager m = trainer.getManager().newSubManager()) {
+        NDArray x = m.create(batch.inputs(), new Shape(prepend(idx.length, source.exampleShape())));
+        NDArray logits = trainer.evaluate(new NDList(x)).singletonOrThrow();
+        Losses.accumulate(eval, logits, batch.labels(), classes);
+      }
+    }
+    return eval;
+  }
+
+  static int[] shuffled(int[] indices, long seed) {
+    int[] a = indices.clone();
+    SplittableRandom random = new SplittableRandom(seed);
+    for (int i = a.length - 1; i > 0; i--) {
+      int j = random.nextInt(i + 1);
+      int t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+    }
+    return a;
+  }
+
+  static long[] prepend(long first, long[] rest) {
+    long[] out = new long[rest.length + 1];
+    out[0] = first;
+    System.arraycopy(rest, 0, out, 1, rest.length);
+    return out;
+  }
+}
