@@ -1,6 +1,7 @@
 package dev.graft.data;
 
 import dev.graft.core.GraftException;
+import dev.graft.core.PageToken;
 import dev.graft.core.StorageConfig;
 import dev.graft.experiments.RunRepository;
 import dev.graft.experiments.RunStatus;
@@ -306,7 +307,7 @@ public class Datasets {
           "page_size " + pageSize + " is out of range: use 1-" + MAX_PAGE_SIZE + ", or 0 for 50");
     }
     int size = pageSize == 0 ? DEFAULT_PAGE_SIZE : pageSize;
-    long after = DatasetPageToken.decode(pageToken);
+    long after = PageToken.decode(pageToken);
     return QuarkusTransaction.requiringNew()
         .call(
             () -> {
@@ -315,7 +316,7 @@ public class Datasets {
                   repository.find("id < ?1", Sort.descending("id"), after).range(0, size).list();
               boolean more = rows.size() > size;
               List<Dataset> page = more ? rows.subList(0, size) : rows;
-              String next = more ? DatasetPageToken.encode(page.get(page.size() - 1).id) : "";
+              String next = more ? PageToken.encode(page.get(page.size() - 1).id) : "";
               return new DatasetPage(page.stream().map(DatasetInfo::of).toList(), next);
             });
   }
