@@ -236,6 +236,17 @@ class DatasetServiceTest extends GraftTest {
         List.of(twoClasses, batch(List.of(image(0, png), named("c", png)))));
     assertUploadRefused(
         Code.INVALID_ARGUMENT,
+        "example 2 has no label: set label_index or label_name",
+        name,
+        List.of(
+            twoClasses,
+            batch(
+                List.of(
+                    image(0, png),
+                    image(1, png),
+                    DatasetExample.newBuilder().setImage(ByteString.copyFrom(png)).build()))));
+    assertUploadRefused(
+        Code.INVALID_ARGUMENT,
         "example 0 has label index 2, outside 0..1",
         name,
         List.of(twoClasses, batch(List.of(image(2, png)))));
