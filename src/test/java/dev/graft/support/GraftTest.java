@@ -9,6 +9,7 @@ import java.util.concurrent.TimeUnit;
 import org.eclipse.microprofile.config.ConfigProvider;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.function.Executable;
 
 /**
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.function.Executable;
  * it) and assertions on gRPC statuses.
  */
 @QuarkusTestResource(GraftTestResource.class)
+@Tag("quarkus")
 public abstract class GraftTest {
 
   protected ManagedChannel channel;
