@@ -24,7 +24,9 @@ import java.util.Set;
 @GrpcService
 public class HealthGrpcService extends HealthGrpc.HealthImplBase {
 
-  static final Set<String> SERVICES = Set.of("", "graft.v1.ExperimentService");
+  static final Set<String> SERVICES =
+      Set.of(
+          "", "graft.v1.ExperimentService", "graft.v1.DatasetService", "graft.v1.TrainingService");
   private static final Duration WATCH_INTERVAL = Duration.ofSeconds(1);
   // SERVICE_UNKNOWN (3) is newer than the health.proto these stubs were generated from.
   private static final int SERVICE_UNKNOWN = 3;
