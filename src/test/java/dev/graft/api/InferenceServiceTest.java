@@ -189,6 +189,26 @@ class InferenceServiceTest extends GraftTest {
         1, inference.predict(request(mlp, 1, features(new float[8]))).getPredictionsCount());
   }
 
+  @Test
+  void prometheusCountsRequestsFailuresBatchSizesAndTimesPerModel() {
+    String name = ServingFixtures.unique("metered");
+    ServingFixtures.registerMlp(versions, name, 1, Map.of());
+    inference.predict(request(name, 1, features(new float[8]), features(new float[8])));
+    assertStatus(
+        Code.INVALID_ARGUMENT,
+        "expects 8",
+        () -> inference.predict(request(name, 1, features(new float[2]))));
+    String metrics =
+        io.restassured.RestAssured.get("/q/metrics").then().statusCode(200).extract().asString();
+    String tags = "{model=\"" + name + "\",version=\"1\"}";
+    assertTrue(metrics.contains("graft_serving_requests_total" + tags + " 2.0"), metrics);
+    assertTrue(metrics.contains("graft_serving_failures_total" + tags + " 1.0"));
+    assertTrue(metrics.contains("graft_serving_batch_size_count" + tags + " 1"));
+    assertTrue(metrics.contains("graft_serving_batch_size_sum" + tags + " 2.0"));
+    assertTrue(metrics.contains("graft_serving_queue_seconds_count" + tags + " 1"));
+    assertTrue(metrics.contains("graft_serving_compute_seconds_count" + tags + " 1"));
+  }
+
   /**
    * Runs {@code streams} streams of {@code perStream} requests; returns the responses per stream.
    */
