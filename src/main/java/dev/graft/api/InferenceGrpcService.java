@@ -213,7 +213,9 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
       if (finished || out.isCancelled()) {
         return;
       }
-      while (!pending.isEmpty() && pending.peek().isDone() && out.isReady()) {
+      // Answers go out as soon as they are ready: at most maxInFlight can be pending, so this
+      // never buffers without bound; a slow reader is held back by not requesting more.
+      while (!pending.isEmpty() && pending.peek().isDone()) {
         out.onNext(pending.poll().join());
         requested--;
       }

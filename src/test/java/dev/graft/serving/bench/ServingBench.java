@@ -41,12 +41,15 @@ import java.util.concurrent.atomic.AtomicReference;
  * <pre>
  * mvn -o -DskipTests package
  * mvn -o -q dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmdep.includeScope=test
- * java -cp target/test-classes:target/classes:$(cat target/bench.cp) \
+ * java -Xss16m -cp target/test-classes:target/classes:$(cat target/bench.cp) \
  *     dev.graft.serving.bench.ServingBench [--requests 100000] [--seconds 3] [--window 8]
  * </pre>
  *
- * With {@code --serve} it only starts the service with the two fixture models (bench-cnn, a small
- * CNN on 1×28×28 images, and bench-mlp, 4 features) and waits: for trying clients by hand.
+ * <p>{@code -Xss16m}: with a classpath this long on the command line, ONNX Runtime crashes while
+ * creating its environment on the main thread with the default 1 MiB stack.
+ *
+ * <p>With {@code --serve} it only starts the service with the two fixture models (bench-cnn, a
+ * small CNN on 1×28×28 images, and bench-mlp, 4 features) and waits: for trying clients by hand.
  */
 public final class ServingBench {
 
@@ -176,8 +179,12 @@ public final class ServingBench {
         ortBest);
     System.out.printf(Locale.ROOT, "  streams   batching on   ratio   batching off   ratio%n");
     for (int streams : new int[] {1, 8, 64}) {
+      ModelStatistics onBefore = stats(server, ON);
       double on = streams(server, ON, x, streams, window, seconds, 0).perSecond;
+      String onDetail = detail(onBefore, stats(server, ON));
+      ModelStatistics offBefore = stats(server, OFF);
       double off = streams(server, OFF, x, streams, window, seconds, 0).perSecond;
+      String offDetail = detail(offBefore, stats(server, OFF));
       System.out.printf(
           Locale.ROOT,
           "  %7d   %,11.0f   %5.2f   %,12.0f   %5.2f%n",
@@ -186,6 +193,8 @@ public final class ServingBench {
           on / ortBest,
           off,
           off / ortBest);
+      System.out.printf(
+          Locale.ROOT, "           on:  %s%n           off: %s%n", onDetail, offDetail);
     }
 
     // Acceptance load and memory: 64 streams, every answer checked for order.
@@ -211,6 +220,22 @@ public final class ServingBench {
         rssBefore,
         rssAfter,
         100.0 * (rssAfter - rssBefore) / rssBefore);
+  }
+
+  /** Server-side view between two statistics: average batch, queue and compute time per request. */
+  private static String detail(ModelStatistics a, ModelStatistics b) {
+    long n = b.getInferenceCount() - a.getInferenceCount();
+    long runs = b.getExecutionCount() - a.getExecutionCount();
+    var x = a.getInferenceStats();
+    var y = b.getInferenceStats();
+    long q = y.getQueue().getCount() - x.getQueue().getCount();
+    return String.format(
+        Locale.ROOT,
+        "average batch %.2f, per request: queue %.3f ms, compute %.3f ms, end to end %.3f ms",
+        (double) n / Math.max(1, runs),
+        (y.getQueue().getNs() - x.getQueue().getNs()) / 1e6 / Math.max(1, q),
+        (y.getComputeInfer().getNs() - x.getComputeInfer().getNs()) / 1e6 / Math.max(1, q),
+        (y.getSuccess().getNs() - x.getSuccess().getNs()) / 1e6 / Math.max(1, q));
   }
 
   private static ModelStatistics stats(BenchServer server, String name) {
