@@ -5,18 +5,28 @@ import com.google.protobuf.ListValue;
 import com.google.protobuf.NullValue;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
+import dev.graft.api.v1.BaseModel;
 import dev.graft.api.v1.DownloadModelVersionRequest;
 import dev.graft.api.v1.DownloadModelVersionResponse;
+import dev.graft.api.v1.GetBaseModelRequest;
 import dev.graft.api.v1.GetModelVersionRequest;
+import dev.graft.api.v1.ImportBaseModelRequest;
+import dev.graft.api.v1.ListBaseModelsRequest;
+import dev.graft.api.v1.ListBaseModelsResponse;
 import dev.graft.api.v1.ListModelVersionsRequest;
 import dev.graft.api.v1.ListModelVersionsResponse;
 import dev.graft.api.v1.ModelServiceGrpc;
 import dev.graft.api.v1.ModelVersion;
+import dev.graft.api.v1.PretrainBaseModelRequest;
+import dev.graft.api.v1.Run;
 import dev.graft.api.v1.SetModelAliasRequest;
 import dev.graft.core.GraftException;
+import dev.graft.model.BaseModelImporter;
+import dev.graft.model.BaseModels;
 import dev.graft.model.ModelRef;
 import dev.graft.model.ModelVersionInfo;
 import dev.graft.model.ModelVersions;
+import dev.graft.training.Runs;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -44,8 +54,15 @@ public class ModelGrpcService extends ModelServiceGrpc.ModelServiceImplBase {
   private static final int MAX_CHUNK = 4 << 20;
 
   private final ModelVersions versions;
+  private final BaseModels baseModels;
+  private final BaseModelImporter importer;
+  private final Runs runs;
 
-  ModelGrpcService(ModelVersions versions) {
+  ModelGrpcService(
+      ModelVersions versions, BaseModels baseModels, BaseModelImporter importer, Runs runs) {
+    this.baseModels = baseModels;
+    this.importer = importer;
+    this.runs = runs;
     this.versions = versions;
   }
 
@@ -205,6 +222,50 @@ public class ModelGrpcService extends ModelServiceGrpc.ModelServiceImplBase {
   }
 
   /** The domain reference of a proto reference ("latest" when neither version nor alias). */
+  @Override
+  @Blocking
+  public void listBaseModels(
+      ListBaseModelsRequest request, StreamObserver<ListBaseModelsResponse> response) {
+    try {
+      response.onNext(
+          ListBaseModelsResponse.newBuilder()
+              .addAllBaseModels(baseModels.list().stream().map(BaseModelRpc::toProto).toList())
+              .build());
+      response.onCompleted();
+    } catch (RuntimeException e) {
+      fail(response, e);
+    }
+  }
+
+  @Override
+  @Blocking
+  public void getBaseModel(GetBaseModelRequest request, StreamObserver<BaseModel> response) {
+    try {
+      response.onNext(BaseModelRpc.toProto(baseModels.get(request.getName())));
+      response.onCompleted();
+    } catch (RuntimeException e) {
+      fail(response, e);
+    }
+  }
+
+  @Override
+  @Blocking
+  public StreamObserver<ImportBaseModelRequest> importBaseModel(
+      StreamObserver<BaseModel> response) {
+    return BaseModelRpc.importer(importer, response);
+  }
+
+  @Override
+  @Blocking
+  public void pretrainBaseModel(PretrainBaseModelRequest request, StreamObserver<Run> response) {
+    try {
+      response.onNext(BaseModelRpc.pretrain(runs, request));
+      response.onCompleted();
+    } catch (RuntimeException e) {
+      fail(response, e);
+    }
+  }
+
   static ModelRef toRef(dev.graft.api.v1.ModelRef ref) {
     if (ref.getName().isEmpty()) {
       throw new GraftException.InvalidArgument("model.name is required");
@@ -242,7 +303,7 @@ public class ModelGrpcService extends ModelServiceGrpc.ModelServiceImplBase {
     return b.build();
   }
 
-  private static Struct toStruct(Map<String, ?> map) {
+  static Struct toStruct(Map<String, ?> map) {
     Struct.Builder s = Struct.newBuilder();
     map.forEach((k, v) -> s.putFields(k, toValue(v)));
     return s.build();
