@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs the Node examples against a freshly started Graft: the transfer-learning walk-through
+# (walkthrough.js), then unary + streaming Predict and KServe ModelInfer (client.js) on the
+# model it trained. Used by the build's integration-test phase; skipped without node/npm.
+#
+#   examples/node/ci.sh [path to quarkus-run.jar]
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+jar=${1:-$root/target/quarkus-app/quarkus-run.jar}
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "node-examples: skipped, node and npm are not installed (Node 20+ needed)"
+  exit 0
+fi
+[ -f "$jar" ] || { echo "node-examples: $jar not found; run ./mvnw -DskipTests package" >&2; exit 1; }
+
+(cd "$here" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/graft-node-XXXXXX")
+free_port() { node -e 'const s=require("net").createServer().listen(0,()=>{console.log(s.address().port);s.close()})'; }
+http_port=$(free_port)
+db_port=$(free_port)
+java -Dgraft.storage.dir="$work/data" -Dgraft.database.embedded-port="$db_port" \
+  -Dquarkus.http.port="$http_port" -Dgraft.bootstrap.pretrain=false \
+  -Dgraft.bootstrap.register-minilm=false -Djava.io.tmpdir="$work" \
+  -jar "$jar" >"$work/server.log" 2>&1 &
+server=$!
+cleanup() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 180); do
+  if node -e "require('http').get('http://localhost:$http_port/q/health/ready',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"; then
+    break
+  fi
+  kill -0 "$server" 2>/dev/null || { cat "$work/server.log"; echo "node-examples: Graft did not start" >&2; exit 1; }
+  sleep 1
+done
+
+if ! OUT_DIR="$work/out" node "$here/walkthrough.js" "localhost:$http_port" | tee "$work/walkthrough.log"; then
+  tail -50 "$work/server.log"
+  exit 1
+fi
+model=$(sed -n 's/^MODEL=//p' "$work/walkthrough.log")
+node "$here/client.js" "localhost:$http_port" "$model" "$work/out/square.png"
+echo "node-examples: walk-through and client passed"
