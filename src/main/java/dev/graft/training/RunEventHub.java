@@ -19,6 +19,9 @@ import java.util.function.LongFunction;
 @ApplicationScoped
 public class RunEventHub {
 
+  private static final org.jboss.logging.Logger LOG =
+      org.jboss.logging.Logger.getLogger(RunEventHub.class);
+
   private final Map<Long, Channel> channels = new ConcurrentHashMap<>();
 
   /** Publishes an event built with the next sequence number of the run. */
@@ -75,14 +78,23 @@ public class RunEventHub {
     synchronized RunEvent publish(LongFunction<RunEvent> factory) {
       RunEvent event = factory.apply(++sequence);
       append(event);
-      for (MultiEmitter<? super RunEvent> watcher : watchers) {
-        watcher.emit(event);
-        if (ended) {
-          watcher.complete();
-        }
-      }
+      // A copy: completing a watcher runs its termination callback, which unsubscribes it from
+      // this very list (same thread, so the lock does not keep it out).
+      List<MultiEmitter<? super RunEvent>> targets = List.copyOf(watchers);
       if (ended) {
         watchers.clear();
+      }
+      for (MultiEmitter<? super RunEvent> watcher : targets) {
+        // A watcher that fails must neither stop the others nor fail the run that publishes.
+        try {
+          watcher.emit(event);
+          if (ended) {
+            watcher.complete();
+          }
+        } catch (RuntimeException e) {
+          LOG.debugf(e, "Dropping a watcher of run %d that failed", event.runId());
+          watchers.remove(watcher);
+        }
       }
       return event;
     }

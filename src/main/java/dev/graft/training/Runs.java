@@ -99,9 +99,18 @@ public class Runs {
       throw new GraftException.FailedPrecondition(
           "run " + runId + " already ended " + status + "; nothing to cancel");
     }
-    if (!scheduler.cancel(runId) || status == RunStatus.QUEUED) {
-      store.finish(runId, RunStatus.CANCELLED, "cancelled by CancelRun");
-      events.status(runId, RunStatus.CANCELLED, "cancelled by CancelRun");
+    boolean here = scheduler.cancel(runId);
+    String why = "cancelled by CancelRun";
+    if (status == RunStatus.QUEUED) {
+      // Only if still queued: a worker that claimed it meanwhile sees the token and ends it
+      // CANCELLED after its current batch.
+      if (store.cancelQueued(runId, why)) {
+        events.status(runId, RunStatus.CANCELLED, why);
+      }
+    } else if (!here) {
+      // RUNNING, but no worker of this process trains it: nothing else would ever end it.
+      store.finish(runId, RunStatus.CANCELLED, why);
+      events.status(runId, RunStatus.CANCELLED, why);
     }
     return store.view(runId);
   }

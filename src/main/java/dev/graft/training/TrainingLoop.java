@@ -91,7 +91,9 @@ final class TrainingLoop {
       try (Model model = Model.newInstance("graft-run", device)) {
         OnnxBlock block = new OnnxBlock(current, freeze.predicate(current));
         model.setBlock(block);
-        GroupOptimizer optimizer = new GroupOptimizer(h, GraphSurgery::isHead);
+        GroupOptimizer optimizer =
+            new GroupOptimizer(
+                h, spec.strategy().slowsBackbone() ? GraphSurgery::isHead : name -> true);
         DefaultTrainingConfig config =
             new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
                 .optOptimizer(optimizer)
