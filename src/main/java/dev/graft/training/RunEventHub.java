@@ -55,6 +55,18 @@ public class RunEventHub {
             });
   }
 
+  /**
+   * Gives the hub the stream of a run this process has not seen yet (one a previous process ran),
+   * seeded with its {@code history}, so that watchers of a run interrupted or resumed after a
+   * restart still get everything that happened before it.
+   */
+  public void adopt(long runId, java.util.function.Supplier<List<RunEvent>> history) {
+    if (!channels.containsKey(runId)) {
+      List<RunEvent> past = history.get();
+      channels.computeIfAbsent(runId, id -> new Channel(past));
+    }
+  }
+
   private Channel channel(long runId) {
     return channels.computeIfAbsent(runId, id -> new Channel(List.of()));
   }

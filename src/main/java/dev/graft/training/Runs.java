@@ -127,6 +127,8 @@ public class Runs {
       throw new GraftException.FailedPrecondition(
           "run " + runId + " has no checkpoint (it ended before its first epoch); start a new run");
     }
+    RunView before = store.view(runId);
+    events.adopt(runId, () -> history(before));
     store.requeue(runId);
     events.status(runId, RunStatus.QUEUED, "resumed");
     scheduler.submit(runId);
@@ -140,7 +142,7 @@ public class Runs {
   }
 
   /** Events reconstructed from the store, for runs that ended before this process started. */
-  private static List<RunEvent> history(RunView run) {
+  static List<RunEvent> history(RunView run) {
     List<RunEvent> past = new ArrayList<>();
     long seq = 0;
     Instant created = run.createdAt();

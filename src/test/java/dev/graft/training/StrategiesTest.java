@@ -119,8 +119,9 @@ class StrategiesTest extends GraftTest {
 
   /**
    * GRADUAL's head-only epoch leaves the backbone bit-identical (BatchNorm statistics included):
-   * the checkpoint is read while the epoch-1 event is delivered, before epoch 2 starts, since the
-   * hub calls an in-process watcher on the training thread. After the unfrozen epoch it differs.
+   * the checkpoint is read at the first progress event of epoch 2, when epoch 1's checkpoint is
+   * written and epoch 2's is not (the hub calls an in-process watcher on the training thread).
+   * After the unfrozen epoch it differs.
    */
   @Test
   void gradualKeepsTheBackboneDuringTheHeadEpochs() throws Exception {
@@ -139,7 +140,9 @@ class StrategiesTest extends GraftTest {
         .subscribe()
         .with(
             e -> {
-              if (e instanceof dev.graft.training.RunEvent.EpochEnded ep && ep.epoch() == 1) {
+              if (e instanceof dev.graft.training.RunEvent.Progress p
+                  && p.epoch() == 2
+                  && afterHeadEpoch.get() == null) {
                 try {
                   epochsDone.set(
                       JSON.readTree(checkpoint.resolve("state.json").toFile())
