@@ -128,7 +128,7 @@ public class DatasetGrpcService implements DatasetService {
       features[i] = e.getFeatures(i);
     }
     return new UploadExample(
-        e.getLabelIndex(),
+        e.getLabelCase() == DatasetExample.LabelCase.LABEL_INDEX ? e.getLabelIndex() : -1,
         e.getLabelCase() == DatasetExample.LabelCase.LABEL_NAME ? e.getLabelName() : null,
         e.getImage().toByteArray(),
         features);

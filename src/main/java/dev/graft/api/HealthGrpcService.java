@@ -24,7 +24,15 @@ import java.util.Set;
 @GrpcService
 public class HealthGrpcService extends HealthGrpc.HealthImplBase {
 
-  static final Set<String> SERVICES = Set.of("", "graft.v1.ExperimentService");
+  static final Set<String> SERVICES =
+      Set.of(
+          "",
+          "graft.v1.ExperimentService",
+          "graft.v1.DatasetService",
+          "graft.v1.TrainingService",
+          "graft.v1.ModelService",
+          "graft.v1.InferenceService",
+          "inference.GRPCInferenceService");
   private static final Duration WATCH_INTERVAL = Duration.ofSeconds(1);
   // SERVICE_UNKNOWN (3) is newer than the health.proto these stubs were generated from.
   private static final int SERVICE_UNKNOWN = 3;

@@ -1,6 +1,7 @@
 package dev.graft.data;
 
 import dev.graft.core.GraftException;
+import dev.graft.core.PageToken;
 import dev.graft.core.StorageConfig;
 import dev.graft.experiments.RunRepository;
 import dev.graft.experiments.RunStatus;
@@ -133,8 +134,8 @@ public class Datasets {
       case IDX:
         {
           AllowedRoot root = allowedRoot();
-          Path images = root.resolve(request.path(), "path");
-          Path labels = root.resolve(request.labelsPath(), "labels_path");
+          Path images = file(root.resolve(request.path(), "path"), "path");
+          Path labels = file(root.resolve(request.labelsPath(), "labels_path"), "labels_path");
           try (DatasetBuilder b = builder(DatasetKind.IMAGE, orDigits(given), null, null)) {
             IdxImporter.read(images, labels, b);
             staged = b.finish();
@@ -144,7 +145,7 @@ public class Datasets {
       case MNIST_JSON:
         {
           AllowedRoot root = allowedRoot();
-          Path dir = root.resolve(request.path(), "path");
+          Path dir = directory(root.resolve(request.path(), "path"), "path");
           try (DatasetBuilder b = builder(DatasetKind.IMAGE, orDigits(given), null, null)) {
             MnistJsonImporter.read(dir, root, b);
             staged = b.finish();
@@ -153,7 +154,7 @@ public class Datasets {
         }
       case CSV:
         {
-          Path file = allowedRoot().resolve(request.path(), "path");
+          Path file = file(allowedRoot().resolve(request.path(), "path"), "path");
           CsvImporter csv = new CsvImporter(file, request.labelColumn());
           List<String> classes = given.isEmpty() ? csv.discoverClasses(limits.maxClasses()) : given;
           try (DatasetBuilder b = builder(DatasetKind.FEATURES, classes, null, null)) {
@@ -188,6 +189,20 @@ public class Datasets {
         throw new IllegalStateException("source " + source);
     }
     return store(staged, request.name(), source);
+  }
+
+  private static Path file(Path path, String what) {
+    if (!Files.isRegularFile(path)) {
+      throw new GraftException.InvalidArgument(what + " " + path + " is not a regular file");
+    }
+    return path;
+  }
+
+  private static Path directory(Path path, String what) {
+    if (!Files.isDirectory(path)) {
+      throw new GraftException.InvalidArgument(what + " " + path + " is not a directory");
+    }
+    return path;
   }
 
   private DatasetBuilder builder(
@@ -292,7 +307,7 @@ public class Datasets {
           "page_size " + pageSize + " is out of range: use 1-" + MAX_PAGE_SIZE + ", or 0 for 50");
     }
     int size = pageSize == 0 ? DEFAULT_PAGE_SIZE : pageSize;
-    long after = DatasetPageToken.decode(pageToken);
+    long after = PageToken.decode(pageToken);
     return QuarkusTransaction.requiringNew()
         .call(
             () -> {
@@ -301,7 +316,7 @@ public class Datasets {
                   repository.find("id < ?1", Sort.descending("id"), after).range(0, size).list();
               boolean more = rows.size() > size;
               List<Dataset> page = more ? rows.subList(0, size) : rows;
-              String next = more ? DatasetPageToken.encode(page.get(page.size() - 1).id) : "";
+              String next = more ? PageToken.encode(page.get(page.size() - 1).id) : "";
               return new DatasetPage(page.stream().map(DatasetInfo::of).toList(), next);
             });
   }

@@ -30,6 +30,10 @@ public final class Upload {
   public void add(UploadExample example) {
     String what = "example " + index;
     try {
+      if (example.labelName() == null && example.labelIndex() < 0) {
+        throw new GraftException.InvalidArgument(
+            what + " has no label: set label_index or label_name");
+      }
       int label =
           example.labelName() != null
               ? builder.label(example.labelName(), what)

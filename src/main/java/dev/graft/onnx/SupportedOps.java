@@ -3,7 +3,13 @@ package dev.graft.onnx;
 import java.util.Set;
 import java.util.TreeSet;
 
-/** The ONNX operators (default domain, opset 17 semantics) that {@link OnnxBlock} executes. */
+/**
+ * The ONNX operators (default domain, opset 17 semantics) that {@link OnnxBlock} executes: enough
+ * for CNNs exported by PyTorch/Keras and for BERT-family encoders exported by PyTorch, whose
+ * LayerNorm (ReduceMean, Sub, Pow, Sqrt, Div), GELU (Erf) and attention-mask arithmetic decompose
+ * into them; the pre-trained all-MiniLM-L6-v2 export (opset 11) uses 19 of them and runs within
+ * 1e-4 of ONNX Runtime (MiniLmImportTest).
+ */
 public final class SupportedOps {
 
   /** Sorted, so that error messages list them in a stable order. */

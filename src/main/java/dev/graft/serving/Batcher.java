@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
@@ -42,6 +43,7 @@ public final class Batcher {
   private final BatchSettings settings;
   private final BatchListener listener;
   private final Runnable onExit;
+  private final Executor completions;
   private final ArrayBlockingQueue<Pending> queue;
   private final Thread worker;
   private final Object lock = new Object();
@@ -49,7 +51,22 @@ public final class Batcher {
 
   public Batcher(
       String name, Runner runner, BatchSettings settings, BatchListener listener, Runnable onExit) {
+    this(name, runner, settings, listener, onExit, Runnable::run);
+  }
+
+  /**
+   * {@code completions} runs the callers' continuations (post-processing, writing responses), so
+   * that this model's thread only runs the model.
+   */
+  public Batcher(
+      String name,
+      Runner runner,
+      BatchSettings settings,
+      BatchListener listener,
+      Runnable onExit,
+      Executor completions) {
     this.name = name;
+    this.completions = completions;
     this.runner = runner;
     this.settings = settings;
     this.listener = listener;
@@ -202,9 +219,10 @@ public final class Batcher {
       float[] mine = batch.size() == 1 ? out : Arrays.copyOfRange(out, at, at + p.rows() * outRow);
       at += p.rows() * outRow;
       try {
-        p.out().complete(mine);
+        completions.execute(() -> p.out().complete(mine));
       } catch (RuntimeException e) {
-        LOG.warn("a caller's completion handler failed", e);
+        LOG.warn("completing a request on its executor failed; completing it here", e);
+        p.out().complete(mine);
       }
     }
   }

@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import java.util.function.Function;
 import org.jboss.logging.Logger;
 
@@ -52,6 +53,7 @@ public class ModelRegistry {
   private final long aliasTtlNanos;
   private final Function<ModelVersionInfo, BatchSettings> batching;
   private final MeterRegistry meters;
+  private final Executor completions;
 
   private final Map<String, Resolved> resolved = new ConcurrentHashMap<>();
   // access-ordered: iteration starts at the least recently used
@@ -68,7 +70,8 @@ public class ModelRegistry {
         config.maxLoadedModels(),
         config.aliasCacheTtl(),
         info -> batchSettings(config, info),
-        meters);
+        meters,
+        io.smallrye.mutiny.infrastructure.Infrastructure.getDefaultWorkerPool());
   }
 
   public ModelRegistry(
@@ -77,7 +80,8 @@ public class ModelRegistry {
       int maxLoaded,
       Duration aliasTtl,
       Function<ModelVersionInfo, BatchSettings> batching,
-      MeterRegistry meters) {
+      MeterRegistry meters,
+      Executor completions) {
     if (maxLoaded < 1) {
       throw new GraftException.InvalidArgument(
           "graft.serving.max-loaded-models must be >= 1, got " + maxLoaded);
@@ -88,6 +92,7 @@ public class ModelRegistry {
     this.aliasTtlNanos = aliasTtl.toNanos();
     this.batching = batching;
     this.meters = meters;
+    this.completions = completions;
   }
 
   /** The execution provider sessions are opened with. */
@@ -102,7 +107,24 @@ public class ModelRegistry {
     if (r != null && (!ref.byAlias() || System.nanoTime() < r.expiresAtNanos())) {
       return r.info();
     }
-    ModelVersionInfo info = resolver.apply(ref);
+    ModelVersionInfo info;
+    try {
+      info = resolver.apply(ref);
+    } catch (GraftException.Unavailable | GraftException.NotFound e) {
+      if (r != null && e instanceof GraftException.Unavailable) {
+        // The registry is unreachable: keep serving what the alias last pointed at.
+        LOG.debugf("registry unreachable; %s stays on %s", ref, r.info().describe());
+        return r.info();
+      }
+      resolved.remove(key);
+      throw e;
+    } catch (RuntimeException e) {
+      if (r != null) {
+        LOG.warnf("could not refresh %s (%s); serving %s meanwhile", ref, e, r.info().describe());
+        return r.info();
+      }
+      throw e;
+    }
     resolved.put(key, new Resolved(info, System.nanoTime() + aliasTtlNanos));
     return info;
   }
@@ -168,7 +190,7 @@ public class ModelRegistry {
       ModelStats s =
           stats.computeIfAbsent(
               info.id(), id -> new ModelStats(info.modelName(), info.version(), meters));
-      ServedModel model = ServedModel.load(info, sessions, batching.apply(info), s);
+      ServedModel model = ServedModel.load(info, sessions, batching.apply(info), s, completions);
       List<ServedModel> evicted = new ArrayList<>();
       synchronized (loaded) {
         loaded.put(info.id(), model);

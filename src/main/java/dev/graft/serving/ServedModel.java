@@ -47,7 +47,8 @@ public final class ServedModel {
       SessionFactory factory,
       SessionFactory.OpenSession open,
       BatchSettings batching,
-      ModelStats stats) {
+      ModelStats stats,
+      java.util.concurrent.Executor completions) {
     this.info = info;
     this.open = open;
     this.stats = stats;
@@ -77,15 +78,20 @@ public final class ServedModel {
             (input, rows) -> run(factory, input, rows),
             batching,
             stats,
-            this::release);
+            this::release,
+            completions);
   }
 
   /** Opens the file and starts its batcher; FAILED_PRECONDITION when it cannot be served. */
   static ServedModel load(
-      ModelVersionInfo info, SessionFactory factory, BatchSettings batching, ModelStats stats) {
+      ModelVersionInfo info,
+      SessionFactory factory,
+      BatchSettings batching,
+      ModelStats stats,
+      java.util.concurrent.Executor completions) {
     SessionFactory.OpenSession open = factory.open(info.onnxPath(), info.describe());
     try {
-      ServedModel model = new ServedModel(info, factory, open, batching, stats);
+      ServedModel model = new ServedModel(info, factory, open, batching, stats, completions);
       LOG.infof(
           "Loaded %s on %s: input %s %s, output %s %s, batching %s",
           info.describe(),

@@ -1,5 +1,19 @@
 /**
  * Serving: ONNX Runtime sessions per model version, dynamic batching and execution provider
  * selection.
+ *
+ * <p>{@link dev.graft.serving.ModelRegistry} resolves a model reference (name + version or alias)
+ * and keeps one {@link dev.graft.serving.ServedModel} per loaded version, loaded on first use or
+ * when an alias moves to it, least recently used unloaded beyond {@code
+ * graft.serving.max-loaded-models}. Each served model has one {@link dev.graft.serving.Batcher}
+ * thread, the only thread that runs its session: requests of all callers queue there and run
+ * together; after an unload the queue drains and that thread closes the session, so no request in
+ * flight ever sees a closed session. {@link dev.graft.serving.Inference} is the API the gRPC
+ * adapters call (labels and top-k from images or features, or raw tensors for KServe v2).
+ *
+ * <p>Exported models carry their class labels in the ONNX {@code metadata_props} key {@code
+ * graft.labels} (a JSON array of strings in output order) and their image preprocessing in {@code
+ * graft.preprocessing}; the registry's labels win when both exist. A version's metadata may set
+ * {@code graft.serving.max-batch-size} and {@code graft.serving.max-queue-delay-ms}.
  */
 package dev.graft.serving;

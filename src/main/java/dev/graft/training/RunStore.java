@@ -206,16 +206,6 @@ public class RunStore {
     return find(id).status;
   }
 
-  /** Whether a QUEUED or RUNNING run uses the dataset. */
-  @Transactional
-  public boolean datasetInUse(long datasetId) {
-    return runs.count(
-            "datasetId = ?1 and status in ?2",
-            datasetId,
-            List.of(RunStatus.QUEUED, RunStatus.RUNNING))
-        > 0;
-  }
-
   @Transactional
   public RunView view(long id) {
     return toView(find(id));

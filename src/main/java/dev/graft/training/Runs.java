@@ -8,6 +8,7 @@ import dev.graft.experiments.ExperimentRepository;
 import dev.graft.experiments.RunStatus;
 import dev.graft.model.Architectures;
 import dev.graft.model.BaseModel;
+import dev.graft.model.BaseModels;
 import io.smallrye.mutiny.Multi;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.nio.file.Files;
@@ -27,6 +28,7 @@ public class Runs {
   private final TrainingJob job;
   private final ExperimentRepository experiments;
   private final StorageConfig storage;
+  private final BaseModels baseModels;
 
   Runs(
       RunStore store,
@@ -34,7 +36,9 @@ public class Runs {
       RunEventHub events,
       TrainingJob job,
       ExperimentRepository experiments,
-      StorageConfig storage) {
+      StorageConfig storage,
+      BaseModels baseModels) {
+    this.baseModels = baseModels;
     this.store = store;
     this.scheduler = scheduler;
     this.events = events;
@@ -51,6 +55,10 @@ public class Runs {
     RunSpec spec = requested.withDefaults().validate();
     if (spec.strategy() == Strategy.PRETRAINING) {
       Architectures.get(spec.architecture());
+      if (baseModels.exists(spec.modelName())) {
+        throw new GraftException.AlreadyExists(
+            "a base model named '" + spec.modelName() + "' already exists; choose another name");
+      }
     }
     if (!experimentExists(spec.experimentId())) {
       throw new GraftException.NotFound("experiment", spec.experimentId());

@@ -75,7 +75,8 @@ class ModelRegistryTest {
             maxLoaded,
             Duration.ofMinutes(1),
             info -> new BatchSettings(16, Duration.ZERO, 10_000),
-            new SimpleMeterRegistry());
+            new SimpleMeterRegistry(),
+            java.util.concurrent.ForkJoinPool.commonPool());
     inference = new Inference(registry, 256, Runnable::run);
   }
 

@@ -1,0 +1,168 @@
+package dev.graft.model;
+
+import ai.onnx.proto.OnnxMl.ModelProto;
+import dev.graft.core.GraftException;
+import dev.graft.core.StorageConfig;
+import dev.graft.onnx.OnnxImport;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Imports a user's pre-trained ONNX model as a base model, streamed in chunks to a staging file so
+ * that large models are never held in memory, and checked by the model core before it is accepted:
+ * opset and operators supported, the cut tensor exists and yields features.
+ */
+@ApplicationScoped
+public class BaseModelImporter {
+
+  /** Largest ONNX file accepted (bytes). */
+  public static final long MAX_BYTES = 1L << 30;
+
+  private final BaseModels baseModels;
+  private final StorageConfig storage;
+
+  BaseModelImporter(BaseModels baseModels, StorageConfig storage) {
+    this.baseModels = baseModels;
+    this.storage = storage;
+  }
+
+  /** What describes an imported model besides its bytes. */
+  public record Header(
+      String name,
+      String featureTensor,
+      Map<String, Object> preprocessing,
+      List<Long> inputShape,
+      List<String> classNames) {}
+
+  /** An import in progress: chunks go to a staging file; close() discards an unfinished one. */
+  public final class Upload implements AutoCloseable {
+    private final Header header;
+    private final Path staging;
+    private final OutputStream out;
+    private long size;
+
+    private Upload(Header header) throws IOException {
+      this.header = header;
+      Path dir = storage.area("staging");
+      Files.createDirectories(dir);
+      this.staging = Files.createTempFile(dir, "base-model-", ".onnx");
+      this.out = Files.newOutputStream(staging);
+    }
+
+    public void write(byte[] chunk) {
+      size += chunk.length;
+      if (size > MAX_BYTES) {
+        throw new GraftException.ResourceExhausted(
+            "the ONNX file exceeds " + MAX_BYTES + " bytes; Graft accepts base models up to 1 GiB");
+      }
+      try {
+        out.write(chunk);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    /** Validates the whole file and registers the base model. */
+    public BaseModelInfo finish() {
+      try {
+        out.close();
+        if (size == 0) {
+          throw new GraftException.InvalidArgument("no ONNX bytes were sent after the header");
+        }
+        return register(header, staging);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    /** Removes the staging file; a registered model was copied out of it already. */
+    @Override
+    public void close() {
+      try {
+        out.close();
+        Files.deleteIfExists(staging);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+
+  /** Starts an import; refuses at once what the header alone shows is wrong. */
+  public Upload start(Header header) {
+    if (header.name() == null || header.name().isBlank()) {
+      throw new GraftException.InvalidArgument("the header needs the base model's name");
+    }
+    if (baseModels.exists(header.name())) {
+      throw new GraftException.AlreadyExists(
+          "a base model named '" + header.name() + "' already exists; choose another name");
+    }
+    if (header.featureTensor() == null || header.featureTensor().isBlank()) {
+      throw new GraftException.InvalidArgument(
+          "the header needs feature_tensor: the tensor at which the new head is grafted");
+    }
+    try {
+      return new Upload(header);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private BaseModelInfo register(Header header, Path file) {
+    ModelProto model = OnnxImport.load(file);
+    ModelProto backbone = GraphSurgery.cut(model, header.featureTensor());
+    long[] featureShape = GraphSurgery.featureShape(model, header.featureTensor());
+    var input =
+        backbone.getGraph().getInputList().stream()
+            .filter(
+                i ->
+                    backbone.getGraph().getInitializerList().stream()
+                        .noneMatch(t -> t.getName().equals(i.getName())))
+            .toList();
+    if (input.size() != 1) {
+      throw new GraftException.InvalidArgument(
+          "the backbone up to '"
+              + header.featureTensor()
+              + "' has "
+              + input.size()
+              + " inputs; Graft grafts heads onto single-input models");
+    }
+    List<Long> shape = new ArrayList<>();
+    for (var d : input.get(0).getType().getTensorType().getShape().getDimList()) {
+      shape.add(d.hasDimValue() ? d.getDimValue() : -1L);
+    }
+    Map<String, Object> inputSpec = new LinkedHashMap<>();
+    inputSpec.put("name", input.get(0).getName());
+    inputSpec.put(
+        "shape",
+        header.inputShape() == null || header.inputShape().isEmpty()
+            ? shape.subList(1, shape.size())
+            : header.inputShape());
+    inputSpec.put("featureShape", java.util.Arrays.stream(featureShape).boxed().toList());
+    if (header.preprocessing() == null || header.preprocessing().isEmpty()) {
+      if (shape.size() == 4) {
+        throw new GraftException.InvalidArgument(
+            "an image model needs preprocessing (channels, height, width, scale, mean, std)");
+      }
+    }
+    return baseModels.register(
+        new BaseModels.NewBaseModel(
+            header.name(),
+            "onnx",
+            "IMPORTED",
+            file,
+            header.featureTensor(),
+            inputSpec,
+            header.preprocessing(),
+            header.classNames(),
+            Map.of(),
+            null));
+  }
+}

@@ -1,0 +1,178 @@
+package dev.graft.serving.bench;
+
+import dev.graft.api.kserve.GRPCInferenceServiceGrpc;
+import dev.graft.api.kserve.ServerReadyRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * The packaged service ({@code target/quarkus-app/quarkus-run.jar}) started as a child process on
+ * free ports with a fresh data directory, so that benchmarks measure it through gRPC like any
+ * client, and its resident memory can be read from /proc. Models are registered straight into its
+ * embedded PostgreSQL, as training would register them (there is no registration RPC).
+ */
+public final class BenchServer implements AutoCloseable {
+
+  private final Process process;
+  private final Path dataDir;
+  private final int dbPort;
+  private final int httpPort;
+  public final ManagedChannel channel;
+
+  private BenchServer(Process process, Path dataDir, int dbPort, int httpPort) {
+    this.process = process;
+    this.dataDir = dataDir;
+    this.dbPort = dbPort;
+    this.httpPort = httpPort;
+    this.channel = ManagedChannelBuilder.forAddress("localhost", httpPort).usePlaintext().build();
+  }
+
+  public static BenchServer start(Path jar, Path dataDir, List<String> jvmOptions)
+      throws Exception {
+    if (!Files.isRegularFile(jar)) {
+      throw new IllegalStateException(jar + " is missing: run mvn -o -DskipTests package first");
+    }
+    Files.createDirectories(dataDir);
+    int db = freePort();
+    int http = freePort();
+    List<String> command =
+        new java.util.ArrayList<>(
+            List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+    command.addAll(jvmOptions);
+    command.addAll(
+        List.of(
+            "-Dgraft.storage.dir=" + dataDir.toAbsolutePath(),
+            "-Dgraft.database.embedded-port=" + db,
+            "-Dquarkus.http.port=" + http,
+            "-jar",
+            jar.toAbsolutePath().toString()));
+    Process p =
+        new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectOutput(dataDir.resolve("server.log").toFile())
+            .start();
+    BenchServer server = new BenchServer(p, dataDir, db, http);
+    server.awaitReady();
+    return server;
+  }
+
+  public int port() {
+    return httpPort;
+  }
+
+  public long pid() {
+    return process.pid();
+  }
+
+  /** Resident set size of the server process in KiB (Linux). */
+  public long rssKib() throws IOException {
+    for (String line :
+        Files.readAllLines(Path.of("/proc", Long.toString(process.pid()), "status"))) {
+      if (line.startsWith("VmRSS:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", ""));
+      }
+    }
+    throw new IllegalStateException("no VmRSS for " + process.pid());
+  }
+
+  private void awaitReady() throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        throw new IllegalStateException("server exited; see " + dataDir.resolve("server.log"));
+      }
+      try {
+        if (GRPCInferenceServiceGrpc.newBlockingStub(channel)
+            .withDeadlineAfter(2, TimeUnit.SECONDS)
+            .serverReady(ServerReadyRequest.getDefaultInstance())
+            .getReady()) {
+          return;
+        }
+      } catch (RuntimeException notYet) {
+        // starting
+      }
+      Thread.sleep(500);
+    }
+    throw new IllegalStateException(
+        "server not ready after 180 s; see " + dataDir.resolve("server.log"));
+  }
+
+  /** Registers the file as version 1 of {@code name} with alias latest. */
+  public void register(String name, Path onnx, List<String> labels, Map<String, String> metadata)
+      throws Exception {
+    Path target = dataDir.resolve("models").resolve(name).resolve("1").resolve("model.onnx");
+    Files.createDirectories(target.getParent());
+    Files.copy(onnx, target, StandardCopyOption.REPLACE_EXISTING);
+    String sha =
+        HexFormat.of()
+            .formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(target)));
+    try (Connection c =
+        DriverManager.getConnection(
+            "jdbc:postgresql://localhost:" + dbPort + "/postgres", "postgres", "postgres")) {
+      long id;
+      try (PreparedStatement s =
+          c.prepareStatement(
+              "INSERT INTO model_version (model_name, version, onnx_path, sha256, input_spec,"
+                  + " labels, parity_max_abs_diff, metadata, created_at) VALUES (?, 1, ?, ?,"
+                  + " '{}'::jsonb, ?::jsonb, 0, ?::jsonb, now()) RETURNING id")) {
+        s.setString(1, name);
+        s.setString(2, target.toAbsolutePath().toString());
+        s.setString(3, sha);
+        s.setString(4, json(labels));
+        s.setString(5, json(metadata));
+        try (ResultSet rs = s.executeQuery()) {
+          rs.next();
+          id = rs.getLong(1);
+        }
+      }
+      try (PreparedStatement s =
+          c.prepareStatement(
+              "INSERT INTO model_alias (model_name, alias, model_version_id, updated_at)"
+                  + " VALUES (?, 'latest', ?, now())")) {
+        s.setString(1, name);
+        s.setLong(2, id);
+        s.executeUpdate();
+      }
+    }
+  }
+
+  private static String json(List<String> values) {
+    return values.stream().map(v -> "\"" + v + "\"").collect(Collectors.joining(",", "[", "]"));
+  }
+
+  private static String json(Map<String, String> values) {
+    return values.entrySet().stream()
+        .map(e -> "\"" + e.getKey() + "\":\"" + e.getValue() + "\"")
+        .collect(Collectors.joining(",", "{", "}"));
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    process.destroy();
+    if (!process.waitFor(30, TimeUnit.SECONDS)) {
+      process.destroyForcibly();
+    }
+  }
+}
