@@ -55,6 +55,9 @@ final class GraftProcess implements AutoCloseable {
     command.add("-Dgraft.database.embedded-port=" + databasePort);
     command.add("-Dquarkus.http.port=" + httpPort);
     command.add("-Dai.djl.offline=true");
+    // Nothing pre-trained or registered behind the test's back.
+    command.add("-Dgraft.bootstrap.pretrain=false");
+    command.add("-Dgraft.bootstrap.register-minilm=false");
     command.add("-jar");
     command.add(JAR.toAbsolutePath().toString());
     ProcessBuilder builder = new ProcessBuilder(command);

@@ -3,7 +3,6 @@ package dev.graft.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.onnx.proto.OnnxMl.ModelProto;
 import dev.graft.api.v1.CreateExperimentRequest;
 import dev.graft.api.v1.DatasetServiceGrpc;
 import dev.graft.api.v1.DatasetSource;
@@ -11,6 +10,8 @@ import dev.graft.api.v1.Device;
 import dev.graft.api.v1.ExperimentServiceGrpc;
 import dev.graft.api.v1.GetRunRequest;
 import dev.graft.api.v1.HyperParameters;
+import dev.graft.api.v1.ModelServiceGrpc;
+import dev.graft.api.v1.PretrainBaseModelRequest;
 import dev.graft.api.v1.RegisterDatasetRequest;
 import dev.graft.api.v1.ResumeRunRequest;
 import dev.graft.api.v1.Run;
@@ -21,20 +22,11 @@ import dev.graft.api.v1.StartRunRequest;
 import dev.graft.api.v1.Strategy;
 import dev.graft.api.v1.TrainingServiceGrpc;
 import dev.graft.api.v1.WatchRunRequest;
-import dev.graft.data.Preprocessing;
-import dev.graft.model.Architecture;
-import dev.graft.model.Architectures;
-import dev.graft.model.InputSpec;
 import io.grpc.ManagedChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -94,11 +86,11 @@ class KillAndResumeIT {
                 .setExamplesPerClass(60)
                 .setSeed(4)
                 .build());
-    seedBaseModel();
     long experiment =
         ExperimentServiceGrpc.newBlockingStub(channel)
             .createExperiment(CreateExperimentRequest.newBuilder().setName("kill-resume").build())
             .getId();
+    pretrainBaseModel(channel, experiment);
     StartRunRequest request =
         StartRunRequest.newBuilder()
             .setExperimentId(experiment)
@@ -202,43 +194,24 @@ class KillAndResumeIT {
     assertTrue(testDiff <= TOLERANCE, "test accuracy differs by " + testDiff);
   }
 
-  /**
-   * The service has no RPC that creates a base model yet (pre-training through gRPC is being
-   * added), so the test registers a randomly initialised cnn-small itself, exactly as pre-training
-   * would register its result: the ONNX file plus a row of {@code base_model}.
-   */
-  private void seedBaseModel() throws Exception {
-    InputSpec input = InputSpec.image(1, 28, 28);
-    Architecture arch = Architectures.get("cnn-small", input);
-    ModelProto model = arch.classifier(8, 9);
-    Path file = dataDir.resolve("seed").resolve("it-base.onnx").toAbsolutePath();
-    Files.createDirectories(file.getParent());
-    byte[] bytes = model.toByteArray();
-    Files.write(file, bytes);
-    float[] mean = new float[] {input.mean().get(0)};
-    float[] std = new float[] {input.std().get(0)};
-    String preprocessing = new Preprocessing(1, 28, 28, 1f / 255f, mean, std).toJson();
-    String inputSpec =
-        "{\"name\":\""
-            + input.name()
-            + "\",\"shape\":[-1,1,28,28],\"datatype\":\"FP32\",\"kind\":\"IMAGE\"}";
-    String url = "jdbc:postgresql://localhost:" + databasePort + "/postgres";
-    try (Connection c = DriverManager.getConnection(url, "postgres", "postgres");
-        PreparedStatement s =
-            c.prepareStatement(
-                "INSERT INTO base_model (name, architecture, source, onnx_path, sha256,"
-                    + " feature_tensor, input_spec, preprocessing, created_at)"
-                    + " VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, now())")) {
-      s.setString(1, "it-base");
-      s.setString(2, "cnn-small");
-      s.setString(3, "PRETRAINED");
-      s.setString(4, file.toString());
-      s.setString(5, HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)));
-      s.setString(6, arch.featureTensor());
-      s.setString(7, inputSpec);
-      s.setString(8, preprocessing);
-      s.executeUpdate();
-    }
+  /** A small base model, pre-trained through ModelService.PretrainBaseModel (one epoch). */
+  private static void pretrainBaseModel(ManagedChannel channel, long experiment) {
+    Run pretraining =
+        ModelServiceGrpc.newBlockingStub(channel)
+            .pretrainBaseModel(
+                PretrainBaseModelRequest.newBuilder()
+                    .setName("it-base")
+                    .setArchitecture("cnn-small")
+                    .setDataset("shapes")
+                    .setExperimentId(experiment)
+                    .setHyperParameters(HyperParameters.newBuilder().setEpochs(1).setBatchSize(32))
+                    .setSeed(9)
+                    .setDevice(Device.CPU)
+                    .build());
+    List<RunEvent> events =
+        watchAll(TrainingServiceGrpc.newBlockingStub(channel), pretraining.getId());
+    RunEvent last = events.get(events.size() - 1);
+    assertEquals(RunStatus.SUCCEEDED, last.getStatus().getStatus(), last.toString());
   }
 
   private static List<RunEvent> watchAll(

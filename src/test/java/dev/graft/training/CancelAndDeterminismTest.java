@@ -16,10 +16,8 @@ import dev.graft.api.v1.RunStatus;
 import dev.graft.api.v1.Strategy;
 import dev.graft.api.v1.TrainingServiceGrpc;
 import dev.graft.api.v1.WatchRunRequest;
-import dev.graft.model.BaseModels;
 import dev.graft.support.GraftTest;
 import io.quarkus.test.junit.QuarkusTest;
-import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.concurrent.TimeUnit;
@@ -30,9 +28,6 @@ import org.junit.jupiter.api.Test;
 @QuarkusTest
 class CancelAndDeterminismTest extends GraftTest {
 
-  @Inject Runs runs;
-  @Inject BaseModels baseModels;
-
   private TrainingServiceGrpc.TrainingServiceBlockingStub training;
   private long experiment;
 
@@ -40,7 +35,7 @@ class CancelAndDeterminismTest extends GraftTest {
   void setUp() throws InterruptedException {
     training = TrainingServiceGrpc.newBlockingStub(channel);
     TrainingFixtures.targetData(channel);
-    TrainingFixtures.baseModel(channel, runs, baseModels);
+    TrainingFixtures.baseModel(channel);
     experiment = TrainingFixtures.experiment(channel, "cancel");
   }
 

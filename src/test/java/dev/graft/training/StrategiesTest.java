@@ -51,7 +51,6 @@ class StrategiesTest extends GraftTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  @Inject Runs runs;
   @Inject BaseModels baseModels;
   @Inject ModelVersions versions;
   @Inject RunEventHub hub;
@@ -65,7 +64,7 @@ class StrategiesTest extends GraftTest {
   void setUp() throws InterruptedException {
     training = TrainingServiceGrpc.newBlockingStub(channel);
     TrainingFixtures.targetData(channel);
-    TrainingFixtures.baseModel(channel, runs, baseModels);
+    TrainingFixtures.baseModel(channel);
     experiment = TrainingFixtures.experiment(channel, "strategies");
     base = backbone(OnnxImport.load(baseModels.file(TrainingFixtures.BASE)));
   }

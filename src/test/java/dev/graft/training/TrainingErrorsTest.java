@@ -21,11 +21,9 @@ import dev.graft.api.v1.StartRunRequest;
 import dev.graft.api.v1.Strategy;
 import dev.graft.api.v1.TrainingServiceGrpc;
 import dev.graft.api.v1.WatchRunRequest;
-import dev.graft.model.BaseModels;
 import dev.graft.support.GraftTest;
 import io.grpc.Status;
 import io.quarkus.test.junit.QuarkusTest;
-import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,9 +36,6 @@ import org.junit.jupiter.api.Test;
 @QuarkusTest
 class TrainingErrorsTest extends GraftTest {
 
-  @Inject Runs runs;
-  @Inject BaseModels baseModels;
-
   private TrainingServiceGrpc.TrainingServiceBlockingStub training;
   private long experiment;
 
@@ -48,7 +43,7 @@ class TrainingErrorsTest extends GraftTest {
   void setUp() throws InterruptedException {
     training = TrainingServiceGrpc.newBlockingStub(channel);
     TrainingFixtures.targetData(channel);
-    TrainingFixtures.baseModel(channel, runs, baseModels);
+    TrainingFixtures.baseModel(channel);
     experiment = TrainingFixtures.experiment(channel, "errors");
   }
 

@@ -8,8 +8,11 @@ import dev.graft.api.v1.CreateExperimentRequest;
 import dev.graft.api.v1.DatasetServiceGrpc;
 import dev.graft.api.v1.DatasetSource;
 import dev.graft.api.v1.ExperimentServiceGrpc;
+import dev.graft.api.v1.GetBaseModelRequest;
 import dev.graft.api.v1.GetRunRequest;
 import dev.graft.api.v1.HyperParameters;
+import dev.graft.api.v1.ModelServiceGrpc;
+import dev.graft.api.v1.PretrainBaseModelRequest;
 import dev.graft.api.v1.RegisterDatasetRequest;
 import dev.graft.api.v1.Run;
 import dev.graft.api.v1.RunEvent;
@@ -18,7 +21,6 @@ import dev.graft.api.v1.StartRunRequest;
 import dev.graft.api.v1.Strategy;
 import dev.graft.api.v1.TrainingServiceGrpc;
 import dev.graft.api.v1.WatchRunRequest;
-import dev.graft.model.BaseModels;
 import dev.graft.onnx.OnnxTensors;
 import io.grpc.Channel;
 import io.grpc.Status;
@@ -86,32 +88,38 @@ final class TrainingFixtures {
     synthetic(channel, LARGE, List.of(), 150, 22);
   }
 
-  /** Pre-trains {@link #BASE} once per application (the tests of one JVM share it). */
-  static synchronized void baseModel(Channel channel, Runs runs, BaseModels baseModels)
-      throws InterruptedException {
-    if (baseModels.exists(BASE)) {
+  /**
+   * Pre-trains {@link #BASE} through ModelService.PretrainBaseModel, once per application (the test
+   * classes of one JVM share it).
+   */
+  static synchronized void baseModel(Channel channel) throws InterruptedException {
+    var models = ModelServiceGrpc.newBlockingStub(channel);
+    try {
+      models.getBaseModel(GetBaseModelRequest.newBuilder().setName(BASE).build());
       return;
+    } catch (StatusRuntimeException e) {
+      if (e.getStatus().getCode() != Status.Code.NOT_FOUND) {
+        throw e;
+      }
     }
     synthetic(channel, "fixture-source", List.of("circle", "square", "triangle", "cross"), 100, 20);
-    long experiment = experiment(channel, "fixture");
-    RunSpec pretrain =
-        new RunSpec(
-            experiment,
-            "pretrain-fixture",
-            "",
-            "cnn-small",
-            "fixture-source",
-            dev.graft.training.Strategy.PRETRAINING,
-            0,
-            List.of(),
-            new RunSpec.Head(List.of(), "", 0),
-            new RunSpec.Hyper(
-                "ADAM", 0.003, 0, 0, 0, "", 0, 0, 0, 32, 3, 0, null, false, false, false),
-            new RunSpec.Split(0.1, 0.1, 0),
-            5,
-            "CPU",
-            BASE);
-    Run done = awaitEnd(channel, runs.start(pretrain).id(), Duration.ofMinutes(3));
+    Run pretraining =
+        models.pretrainBaseModel(
+            PretrainBaseModelRequest.newBuilder()
+                .setName(BASE)
+                .setArchitecture("cnn-small")
+                .setDataset("fixture-source")
+                .setExperimentId(experiment(channel, "fixture"))
+                .setHyperParameters(
+                    HyperParameters.newBuilder()
+                        .setEpochs(3)
+                        .setBatchSize(32)
+                        .setLearningRate(0.003))
+                .setSplit(SplitSpec.newBuilder().setValidationFraction(0.1).setTestFraction(0.1))
+                .setSeed(5)
+                .setDevice(dev.graft.api.v1.Device.CPU)
+                .build());
+    Run done = awaitEnd(channel, pretraining.getId(), Duration.ofMinutes(3));
     assertEquals(dev.graft.api.v1.RunStatus.SUCCEEDED, done.getStatus(), done.getError());
   }
 
