@@ -114,6 +114,10 @@ class TrainingBenchmarkTest {
   }
 
   private static RunSpec spec(Strategy strategy, int epochs) {
+    return spec(strategy, epochs, BATCH);
+  }
+
+  private static RunSpec spec(Strategy strategy, int epochs, int batch) {
     return new RunSpec(
             1,
             "bench",
@@ -125,7 +129,7 @@ class TrainingBenchmarkTest {
             List.of(),
             new RunSpec.Head(List.of(), "", 0),
             new RunSpec.Hyper(
-                "ADAM", 0.001, 0, 0, 0, "", 0, 0, 0, BATCH, epochs, 0, null, false, false, false),
+                "ADAM", 0.001, 0, 0, 0, "", 0, 0, 0, batch, epochs, 0, null, false, false, false),
             new RunSpec.Split(0.1, 0.1, 0),
             5,
             "CPU",
@@ -153,8 +157,13 @@ class TrainingBenchmarkTest {
 
   private static TrainingLoop loop(
       Strategy strategy, int epochs, BatchSource source, Path dir, Recorder recorder) {
+    return loop(strategy, epochs, BATCH, source, dir, recorder);
+  }
+
+  private static TrainingLoop loop(
+      Strategy strategy, int epochs, int batch, BatchSource source, Path dir, Recorder recorder) {
     return new TrainingLoop(
-        spec(strategy, epochs),
+        spec(strategy, epochs, batch),
         Device.cpu(),
         source,
         IntStream.range(0, EXAMPLES).toArray(),
@@ -313,48 +322,86 @@ class TrainingBenchmarkTest {
     }
   }
 
+  /**
+   * Resident set before and at the peak of each run (sampled every 2 ms), batch 256 so that
+   * activations count; transfer learning first, since the allocator seldom returns memory and would
+   * hide the smaller run's peak behind the larger one's. (Each strategy in a child JVM would be
+   * cleaner; launched from the test class path, that JVM crashed in libtorch.)
+   */
   @Test
-  void peakMemoryOfTransferLearningAgainstFineTuning() throws IOException {
+  void peakMemoryOfTransferLearningAgainstFineTuning() throws Exception {
+    long[] tl = measure("TL");
+    long[] ft = measure("FT");
+    System.out.printf(
+        "BENCH peak-rss (one JVM, TL first, batch %d, %d examples): transfer learning (cached)"
+            + " before %d MiB peak %d MiB (+%d MiB); fine-tuning before %d MiB peak %d MiB"
+            + " (+%d MiB); FT/TL peak=%.2f, FT/TL increase=%.1f%n",
+        MEMORY_BATCH,
+        EXAMPLES + VALIDATION,
+        tl[0] >> 20,
+        tl[1] >> 20,
+        (tl[1] - tl[0]) >> 20,
+        ft[0] >> 20,
+        ft[1] >> 20,
+        (ft[1] - ft[0]) >> 20,
+        (double) ft[1] / tl[1],
+        (double) (ft[1] - ft[0]) / Math.max(1, tl[1] - tl[0]));
+  }
+
+  private static final int MEMORY_BATCH = 256;
+
+  /** Two epochs of one strategy; returns the RSS before and its peak during the run. */
+  private static long[] measure(String mode) throws Exception {
+    System.gc();
+    long baseline = MemoryWatch.current();
+    java.util.concurrent.atomic.AtomicLong peak = new java.util.concurrent.atomic.AtomicLong();
+    Thread sampler =
+        new Thread(
+            () -> {
+              while (!Thread.currentThread().isInterrupted()) {
+                peak.accumulateAndGet(MemoryWatch.current(), Math::max);
+                try {
+                  Thread.sleep(2);
+                } catch (InterruptedException e) {
+                  return;
+                }
+              }
+            });
+    sampler.setDaemon(true);
+    sampler.start();
     Path dir = Files.createTempDirectory(Path.of("target"), "bench-mem-");
     try {
-      System.gc();
-      long before = MemoryWatch.current();
-      // Transfer learning first: the allocator rarely gives memory back, so the larger run last.
       BatchSource raw = memory(images, IMAGE);
-      int[] all = IntStream.range(0, EXAMPLES + VALIDATION).toArray();
-      float[][] features =
-          Features.compute(
-              GraphSurgery.cut(graph, arch.featureTensor()),
-              raw,
-              all,
-              all.length,
-              Device.cpu(),
-              new CancelToken());
-      long[] featureShape = GraphSurgery.featureShape(graph, arch.featureTensor());
-      Recorder tl = new Recorder();
-      tl.peakRss = MemoryWatch.current();
-      loop(Strategy.TRANSFER_LEARNING, 2, memory(features, featureShape), dir.resolve("tl"), tl)
-          .run(
-              HeadGraph.extract(graph, arch.featureTensor(), featureShape),
-              epoch -> FreezeSpec.none());
-      long between = MemoryWatch.current();
-      Recorder ft = new Recorder();
-      loop(Strategy.FINE_TUNING, 2, raw, dir.resolve("ft"), ft)
-          .run(graph, epoch -> FreezeSpec.none());
-      System.out.printf(
-          "BENCH peak-rss: before %d MiB; transfer learning (cached) peak %d MiB (+%d MiB);"
-              + " fine-tuning peak %d MiB (+%d MiB over the RSS after TL); ratio FT/TL of the"
-              + " increase=%.1f, of the peak=%.2f%n",
-          before >> 20,
-          tl.peakRss >> 20,
-          (tl.peakRss - before) >> 20,
-          ft.peakRss >> 20,
-          (ft.peakRss - between) >> 20,
-          (double) Math.max(1, ft.peakRss - between) / Math.max(1, tl.peakRss - before),
-          (double) ft.peakRss / tl.peakRss);
+      if (mode.equals("TL")) {
+        int[] all = IntStream.range(0, EXAMPLES + VALIDATION).toArray();
+        float[][] features =
+            Features.compute(
+                GraphSurgery.cut(graph, arch.featureTensor()),
+                raw,
+                all,
+                all.length,
+                Device.cpu(),
+                new CancelToken());
+        long[] shape = GraphSurgery.featureShape(graph, arch.featureTensor());
+        loop(
+                Strategy.TRANSFER_LEARNING,
+                2,
+                MEMORY_BATCH,
+                memory(features, shape),
+                dir,
+                new Recorder())
+            .run(HeadGraph.extract(graph, arch.featureTensor(), shape), e -> FreezeSpec.none());
+      } else {
+        loop(Strategy.FINE_TUNING, 2, MEMORY_BATCH, raw, dir, new Recorder())
+            .run(graph, e -> FreezeSpec.none());
+      }
     } finally {
+      sampler.interrupt();
+      sampler.join();
       deleteTree(dir);
     }
+    peak.accumulateAndGet(MemoryWatch.current(), Math::max);
+    return new long[] {baseline, peak.get()};
   }
 
   private static double mean(Recorder r, String key) {
