@@ -146,7 +146,11 @@ final class GroupOptimizer extends Optimizer {
       if (weight == null) {
         continue;
       }
-      NDArray restored = a.toDevice(weight.getDevice(), true);
+      // A real copy (duplicate = clone): the decoded array's memory is the direct buffer it was
+      // read into, which dies with the caller's manager, and toDevice to the device it is on
+      // already returns a view of that same memory, even with copy=true. Resumed runs crashed the
+      // JVM (SIGSEGV in libc) at their next optimizer step or checkpoint.
+      NDArray restored = a.toDevice(weight.getDevice(), false).duplicate();
       restored.attach(weight.getManager());
       slots.computeIfAbsent(name, k -> new HashMap<>()).put(Integer.parseInt(parts[1]), restored);
       steps.put(name, Integer.parseInt(parts[2]));

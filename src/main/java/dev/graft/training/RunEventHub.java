@@ -19,6 +19,9 @@ import java.util.function.LongFunction;
 @ApplicationScoped
 public class RunEventHub {
 
+  private static final org.jboss.logging.Logger LOG =
+      org.jboss.logging.Logger.getLogger(RunEventHub.class);
+
   private final Map<Long, Channel> channels = new ConcurrentHashMap<>();
 
   /** Publishes an event built with the next sequence number of the run. */
@@ -52,6 +55,18 @@ public class RunEventHub {
             });
   }
 
+  /**
+   * Gives the hub the stream of a run this process has not seen yet (one a previous process ran),
+   * seeded with its {@code history}, so that watchers of a run interrupted or resumed after a
+   * restart still get everything that happened before it.
+   */
+  public void adopt(long runId, java.util.function.Supplier<List<RunEvent>> history) {
+    if (!channels.containsKey(runId)) {
+      List<RunEvent> past = history.get();
+      channels.computeIfAbsent(runId, id -> new Channel(past));
+    }
+  }
+
   private Channel channel(long runId) {
     return channels.computeIfAbsent(runId, id -> new Channel(List.of()));
   }
@@ -75,14 +90,23 @@ public class RunEventHub {
     synchronized RunEvent publish(LongFunction<RunEvent> factory) {
       RunEvent event = factory.apply(++sequence);
       append(event);
-      for (MultiEmitter<? super RunEvent> watcher : watchers) {
-        watcher.emit(event);
-        if (ended) {
-          watcher.complete();
-        }
-      }
+      // A copy: completing a watcher runs its termination callback, which unsubscribes it from
+      // this very list (same thread, so the lock does not keep it out).
+      List<MultiEmitter<? super RunEvent>> targets = List.copyOf(watchers);
       if (ended) {
         watchers.clear();
+      }
+      for (MultiEmitter<? super RunEvent> watcher : targets) {
+        // A watcher that fails must neither stop the others nor fail the run that publishes.
+        try {
+          watcher.emit(event);
+          if (ended) {
+            watcher.complete();
+          }
+        } catch (RuntimeException e) {
+          LOG.debugf(e, "Dropping a watcher of run %d that failed", event.runId());
+          watchers.remove(watcher);
+        }
       }
       return event;
     }

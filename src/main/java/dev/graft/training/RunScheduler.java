@@ -50,9 +50,11 @@ public class RunScheduler {
   void onStart(@Observes @Priority(10) StartupEvent event) {
     for (long id : store.interruptRunning()) {
       LOG.warnf("Run %d was interrupted by a stop of the service; ResumeRun continues it", id);
-      events.status(id, RunStatus.INTERRUPTED, "the service stopped while the run was training");
+      // Its stream, rebuilt from the store, already ends with the INTERRUPTED status.
+      events.adopt(id, () -> Runs.history(store.view(id)));
     }
     for (long id : store.queued()) {
+      events.adopt(id, () -> Runs.history(store.view(id)));
       submit(id);
     }
   }

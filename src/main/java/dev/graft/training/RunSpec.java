@@ -95,7 +95,7 @@ public record RunSpec(
     }
     Hyper h = hyper;
     String optimizer = blank(h.optimizer()) ? "ADAM" : h.optimizer();
-    double lr = h.learningRate() > 0 ? h.learningRate() : ("SGD".equals(optimizer) ? 0.01 : 0.001);
+    double lr = set(h.learningRate()) ? h.learningRate() : ("SGD".equals(optimizer) ? 0.01 : 0.001);
     EarlyStop es = h.earlyStopping();
     EarlyStop early =
         es == null || !es.enabled()
@@ -103,31 +103,31 @@ public record RunSpec(
             : new EarlyStop(
                 true,
                 blank(es.metric()) ? "val_loss" : es.metric(),
-                es.patience() > 0 ? es.patience() : 3,
+                es.patience() != 0 ? es.patience() : 3,
                 es.minDelta(),
                 es.restoreBest());
     Hyper hyperWithDefaults =
         new Hyper(
             optimizer,
             lr,
-            h.backboneLrMultiplier() > 0 ? h.backboneLrMultiplier() : 0.1,
+            set(h.backboneLrMultiplier()) ? h.backboneLrMultiplier() : 0.1,
             h.weightDecay(),
-            h.momentum() > 0 ? h.momentum() : ("SGD".equals(optimizer) ? 0.9 : 0),
+            set(h.momentum()) ? h.momentum() : ("SGD".equals(optimizer) ? 0.9 : 0),
             blank(h.schedule()) ? "CONSTANT" : h.schedule(),
             h.warmupEpochs(),
-            h.stepEpochs() > 0 ? h.stepEpochs() : 5,
-            h.stepGamma() > 0 ? h.stepGamma() : 0.1,
-            h.batchSize() > 0 ? h.batchSize() : 32,
-            h.epochs() > 0 ? h.epochs() : 5,
-            strategy == Strategy.GRADUAL && h.headEpochs() <= 0 ? 1 : h.headEpochs(),
+            h.stepEpochs() != 0 ? h.stepEpochs() : 5,
+            set(h.stepGamma()) ? h.stepGamma() : 0.1,
+            h.batchSize() != 0 ? h.batchSize() : 32,
+            h.epochs() != 0 ? h.epochs() : 5,
+            strategy == Strategy.GRADUAL && h.headEpochs() == 0 ? 1 : h.headEpochs(),
             early,
             h.augmentRandomCrop(),
             h.augmentHorizontalFlip(),
             h.classWeighting());
     Split s =
         new Split(
-            split.validationFraction() > 0 ? split.validationFraction() : 0.1,
-            split.testFraction() > 0 ? split.testFraction() : 0.1,
+            set(split.validationFraction()) ? split.validationFraction() : 0.1,
+            set(split.testFraction()) ? split.testFraction() : 0.1,
             split.maxTrainExamples());
     Head hd =
         new Head(
@@ -204,13 +204,19 @@ public record RunSpec(
     require(
         h.warmupEpochs() >= 0 && h.warmupEpochs() < h.epochs(),
         "warmup_epochs must be in [0, epochs), got " + h.warmupEpochs());
-    require(h.stepGamma() > 0 && h.stepGamma() <= 1, "step_gamma must be in (0, 1]");
+    require(h.stepEpochs() >= 1, "step_epochs must be >= 1, got " + h.stepEpochs());
+    require(
+        h.stepGamma() > 0 && h.stepGamma() <= 1,
+        "step_gamma must be in (0, 1], got " + h.stepGamma());
     require(
         h.headEpochs() >= 0 && (h.headEpochs() == 0 || h.headEpochs() < h.epochs()),
         "head_epochs must be smaller than epochs, got " + h.headEpochs());
     require(
         STOP_METRICS.contains(h.earlyStopping().metric()),
         "early_stopping.metric '" + h.earlyStopping().metric() + "': use one of " + STOP_METRICS);
+    require(
+        h.earlyStopping().patience() >= 1,
+        "early_stopping.patience must be >= 1, got " + h.earlyStopping().patience());
     require(h.earlyStopping().minDelta() >= 0, "early_stopping.min_delta must be >= 0");
     require(
         split.validationFraction() > 0 && split.validationFraction() <= 0.5,
@@ -218,6 +224,10 @@ public record RunSpec(
     require(
         split.testFraction() > 0 && split.testFraction() <= 0.5,
         "split.test_fraction must be in (0, 0.5], got " + split.testFraction());
+    require(
+        split.validationFraction() + split.testFraction() < 0.95,
+        "split.validation_fraction + split.test_fraction leave almost nothing to train on: keep"
+            + " their sum below 0.95");
     require(split.maxTrainExamples() >= 0, "split.max_train_examples must be >= 0");
     require(DEVICES.contains(device), "device '" + device + "': use AUTO, CPU or GPU");
     return this;
@@ -227,6 +237,14 @@ public record RunSpec(
     if (!ok) {
       throw new GraftException.InvalidArgument(message);
     }
+  }
+
+  /**
+   * Whether a number was given: only 0 (proto3's unset) takes the default, so that a negative or
+   * NaN value reaches {@link #validate} and is refused instead of silently replaced.
+   */
+  private static boolean set(double value) {
+    return value != 0;
   }
 
   private static boolean blank(String s) {

@@ -159,6 +159,23 @@ public class RunStore {
     r.updatedAt = r.finishedAt;
   }
 
+  /**
+   * QUEUED to CANCELLED, only if still queued: false when a worker claimed the run meanwhile (its
+   * training loop then ends it CANCELLED itself, within one batch).
+   */
+  @Transactional
+  public boolean cancelQueued(long id, String why) {
+    Instant now = now();
+    return runs.update(
+            "status = ?1, error = ?2, finishedAt = ?3, updatedAt = ?3 where id = ?4 and status = ?5",
+            RunStatus.CANCELLED,
+            why,
+            now,
+            id,
+            RunStatus.QUEUED)
+        == 1;
+  }
+
   /** Back to QUEUED for ResumeRun. */
   @Transactional
   public void requeue(long id) {

@@ -107,9 +107,18 @@ public class Runs {
       throw new GraftException.FailedPrecondition(
           "run " + runId + " already ended " + status + "; nothing to cancel");
     }
-    if (!scheduler.cancel(runId) || status == RunStatus.QUEUED) {
-      store.finish(runId, RunStatus.CANCELLED, "cancelled by CancelRun");
-      events.status(runId, RunStatus.CANCELLED, "cancelled by CancelRun");
+    boolean here = scheduler.cancel(runId);
+    String why = "cancelled by CancelRun";
+    if (status == RunStatus.QUEUED) {
+      // Only if still queued: a worker that claimed it meanwhile sees the token and ends it
+      // CANCELLED after its current batch.
+      if (store.cancelQueued(runId, why)) {
+        events.status(runId, RunStatus.CANCELLED, why);
+      }
+    } else if (!here) {
+      // RUNNING, but no worker of this process trains it: nothing else would ever end it.
+      store.finish(runId, RunStatus.CANCELLED, why);
+      events.status(runId, RunStatus.CANCELLED, why);
     }
     return store.view(runId);
   }
@@ -126,6 +135,8 @@ public class Runs {
       throw new GraftException.FailedPrecondition(
           "run " + runId + " has no checkpoint (it ended before its first epoch); start a new run");
     }
+    RunView before = store.view(runId);
+    events.adopt(runId, () -> history(before));
     store.requeue(runId);
     events.status(runId, RunStatus.QUEUED, "resumed");
     scheduler.submit(runId);
@@ -139,7 +150,7 @@ public class Runs {
   }
 
   /** Events reconstructed from the store, for runs that ended before this process started. */
-  private static List<RunEvent> history(RunView run) {
+  static List<RunEvent> history(RunView run) {
     List<RunEvent> past = new ArrayList<>();
     long seq = 0;
     Instant created = run.createdAt();

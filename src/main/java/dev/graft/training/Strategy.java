@@ -13,6 +13,15 @@ public enum Strategy {
   /** Graft's own pre-training of a built-in architecture on a source dataset. */
   PRETRAINING;
 
+  /**
+   * Whether the backbone trains at the head's rate times {@code backbone_lr_multiplier}: only when
+   * it holds pre-trained weights worth protecting. From scratch (and in pre-training) every weight
+   * is random, and a slower backbone would only handicap the baseline.
+   */
+  boolean slowsBackbone() {
+    return this == FINE_TUNING || this == GRADUAL;
+  }
+
   /** Whether the backbone keeps its weights during the first epochs. */
   boolean startsFrozen() {
     return this == TRANSFER_LEARNING || this == GRADUAL;

@@ -2,6 +2,7 @@ package dev.graft.training;
 
 import ai.djl.Device;
 import ai.djl.Model;
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -91,7 +92,9 @@ final class TrainingLoop {
       try (Model model = Model.newInstance("graft-run", device)) {
         OnnxBlock block = new OnnxBlock(current, freeze.predicate(current));
         model.setBlock(block);
-        GroupOptimizer optimizer = new GroupOptimizer(h, GraphSurgery::isHead);
+        GroupOptimizer optimizer =
+            new GroupOptimizer(
+                h, spec.strategy().slowsBackbone() ? GraphSurgery::isHead : name -> true);
         DefaultTrainingConfig config =
             new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
                 .optOptimizer(optimizer)
@@ -132,10 +135,13 @@ final class TrainingLoop {
                     improved ? epoch + 1 : state.bestEpoch(),
                     since,
                     stop);
+            // Metrics first, then the checkpoint: a kill in between leaves the epoch recorded but
+            // not checkpointed, and a resume redoes it and records it again. The other order
+            // could leave a checkpointed epoch that is never recorded.
+            listener.epochEnded(epoch + 1, values);
             try (NDManager scratch = NDManager.newBaseManager(Device.cpu())) {
               checkpoint.save(weights, optimizer.saveState(scratch), state, improved ? best : null);
             }
-            listener.epochEnded(epoch + 1, values);
             current = weights;
           }
         }
@@ -148,6 +154,9 @@ final class TrainingLoop {
     RunSpec.Hyper h = spec.hyper();
     LearningRateSchedule schedule = LearningRateSchedule.of(h);
     int[] order = shuffled(train, spec.seed() * 1_000_003L + epoch);
+    // The engine's generator (dropout) is seeded per epoch, so that a run resumed at this epoch
+    // draws what an uninterrupted one would.
+    Engine.getInstance().setRandomSeed((int) (spec.seed() * 7_001L + epoch));
     SplittableRandom augmentRandom = new SplittableRandom(spec.seed() * 7_919L + epoch);
     int batchSize = h.batchSize();
     int batches = (order.length + batchSize - 1) / batchSize;

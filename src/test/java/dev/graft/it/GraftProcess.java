@@ -1,0 +1,161 @@
+package dev.graft.it;
+
+import dev.graft.api.v1.ExperimentServiceGrpc;
+import dev.graft.api.v1.ListExperimentsRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.StatusRuntimeException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The packaged service ({@code target/quarkus-app/quarkus-run.jar}) as a child process with its own
+ * data directory and ports, reached only through gRPC. Several processes may run one after another
+ * on the same data directory, as a restarted service would.
+ */
+final class GraftProcess implements AutoCloseable {
+
+  static final Path JAR = Path.of("target", "quarkus-app", "quarkus-run.jar");
+
+  private final Path dataDir;
+  private final int databasePort;
+  private final int httpPort;
+  private final Path log;
+  private Process process;
+  private ManagedChannel channel;
+
+  GraftProcess(Path dataDir, int databasePort, int httpPort, Path log) {
+    this.dataDir = dataDir;
+    this.databasePort = databasePort;
+    this.httpPort = httpPort;
+    this.log = log;
+  }
+
+  /** Starts the service and waits until it answers gRPC calls. */
+  ManagedChannel start(Duration timeout) throws IOException, InterruptedException {
+    if (!Files.isRegularFile(JAR)) {
+      throw new IllegalStateException(
+          JAR.toAbsolutePath() + " is missing: integration tests run after `mvn package`");
+    }
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    List<String> command = new ArrayList<>();
+    command.add(java);
+    command.add("-Xmx2g");
+    command.add("-Dgraft.storage.dir=" + dataDir.toAbsolutePath());
+    command.add("-Dgraft.database.embedded-port=" + databasePort);
+    command.add("-Dquarkus.http.port=" + httpPort);
+    command.add("-Dai.djl.offline=true");
+    // Nothing pre-trained or registered behind the test's back.
+    command.add("-Dgraft.bootstrap.pretrain=false");
+    command.add("-Dgraft.bootstrap.register-minilm=false");
+    command.add("-jar");
+    command.add(JAR.toAbsolutePath().toString());
+    ProcessBuilder builder = new ProcessBuilder(command);
+    builder
+        .environment()
+        .put("DJL_CACHE_DIR", Path.of("target", "native", "djl").toAbsolutePath().toString());
+    builder.redirectErrorStream(true);
+    builder.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    process = builder.start();
+    channel = ManagedChannelBuilder.forAddress("localhost", httpPort).usePlaintext().build();
+    Instant deadline = Instant.now().plus(timeout);
+    while (true) {
+      if (!process.isAlive()) {
+        throw new IllegalStateException(
+            "the service exited with " + process.exitValue() + " while starting:\n" + logTail());
+      }
+      try {
+        ExperimentServiceGrpc.newBlockingStub(channel)
+            .withDeadlineAfter(2, TimeUnit.SECONDS)
+            .listExperiments(ListExperimentsRequest.newBuilder().setPageSize(1).build());
+        return channel;
+      } catch (StatusRuntimeException notYet) {
+        if (Instant.now().isAfter(deadline)) {
+          throw new IllegalStateException(
+              "the service did not answer within " + timeout + ":\n" + logTail());
+        }
+        Thread.sleep(250);
+      }
+    }
+  }
+
+  /** {@code kill -9}: no shutdown hook runs, nothing is flushed or marked. */
+  void kill() throws InterruptedException {
+    closeChannel();
+    process.destroyForcibly();
+    process.waitFor(30, TimeUnit.SECONDS);
+  }
+
+  /** A normal stop (SIGTERM): the service stops its embedded PostgreSQL itself. */
+  @Override
+  public void close() throws InterruptedException {
+    closeChannel();
+    if (process != null && process.isAlive()) {
+      process.destroy();
+      if (!process.waitFor(60, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /**
+   * The embedded PostgreSQL server of this data directory, if one runs. pg_ctl detaches it from the
+   * JVM, so it outlives a killed service; a restarted service finds it serving the same data
+   * directory on the same port and uses it.
+   */
+  Optional<ProcessHandle> postmaster() {
+    Path pid = dataDir.resolve("postgres").resolve("postmaster.pid");
+    try {
+      if (!Files.isRegularFile(pid)) {
+        return Optional.empty();
+      }
+      long id = Long.parseLong(Files.readAllLines(pid).get(0).trim());
+      return ProcessHandle.of(id)
+          .filter(ProcessHandle::isAlive)
+          .filter(
+              p ->
+                  p.info()
+                      .commandLine()
+                      .map(c -> c.contains(dataDir.toAbsolutePath().toString()))
+                      .orElse(false));
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+
+  String logTail() {
+    try {
+      List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+      return String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size()));
+    } catch (IOException e) {
+      return "(no log: " + e + ")";
+    }
+  }
+
+  private void closeChannel() throws InterruptedException {
+    if (channel != null) {
+      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      channel = null;
+    }
+  }
+
+  static int freePort() {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      socket.setReuseAddress(true);
+      return socket.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
