@@ -18,7 +18,6 @@ import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
-import io.smallrye.common.annotation.Blocking;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,12 +42,17 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
     this.maxInFlight = config.streamMaxInFlight();
   }
 
+  /**
+   * Not {@code @Blocking}: in the steady state (model loaded, no images) the request is queued for
+   * its model right on the event loop, and only registry lookups, loading and decoding go to a
+   * worker (see {@link Inference#predictAsync}); a worker hop per call cost more than the model.
+   */
   @Override
-  @Blocking
   public void predict(PredictRequest request, StreamObserver<PredictResponse> response) {
     try {
       inference
-          .predict(ModelGrpcService.toRef(request.getModel()), inputs(request), request.getTopK())
+          .predictAsync(
+              ModelGrpcService.toRef(request.getModel()), inputs(request), request.getTopK())
           .whenComplete(
               (result, failure) -> {
                 if (failure != null) {
@@ -101,9 +105,10 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
       switch (in.getDataCase()) {
         case IMAGE -> inputs.add(InferenceInput.image(in.getImage().toByteArray()));
         case FEATURES -> {
-          float[] values = new float[in.getFeatures().getValuesCount()];
+          dev.graft.api.v1.FloatVector features = in.getFeatures();
+          float[] values = new float[features.getValuesCount()];
           for (int j = 0; j < values.length; j++) {
-            values[j] = in.getFeatures().getValues(j);
+            values[j] = features.getValues(j);
           }
           inputs.add(InferenceInput.features(values));
         }

@@ -152,11 +152,11 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
     }
   }
 
+  /** Not {@code @Blocking}: see {@link InferenceGrpcService#predict}. */
   @Override
-  @Blocking
   public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> response) {
     try {
-      infer(request, false)
+      infer(request)
           .whenComplete(
               (r, failure) -> {
                 if (failure != null) {
@@ -178,7 +178,7 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
             (ServerCallStreamObserver<ModelStreamInferResponse>) response,
             maxInFlight,
             req ->
-                infer(req, true)
+                infer(req)
                     .thenApply(
                         r -> ModelStreamInferResponse.newBuilder().setInferResponse(r).build()),
             (req, failure) -> {
@@ -262,7 +262,7 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
     }
   }
 
-  private CompletableFuture<ModelInferResponse> infer(ModelInferRequest request, boolean async) {
+  private CompletableFuture<ModelInferResponse> infer(ModelInferRequest request) {
     ModelRef ref = ref(request.getModelName(), request.getModelVersion());
     if (request.getInputsCount() != 1) {
       throw new GraftException.InvalidArgument(
@@ -273,9 +273,7 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
     float[] data = raw ? fromRaw(input, request) : fromContents(input);
     List<Long> shape = input.getShapeList();
     CompletableFuture<TensorResult> result =
-        async
-            ? inference.inferAsync(ref, input.getName(), shape, data)
-            : inference.infer(ref, input.getName(), shape, data);
+        inference.inferAsync(ref, input.getName(), shape, data);
     return result.thenApply(r -> toProto(request, r, raw));
   }
 

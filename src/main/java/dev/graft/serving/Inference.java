@@ -6,20 +6,21 @@ import io.smallrye.mutiny.infrastructure.Infrastructure;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.function.Function;
-import java.util.stream.IntStream;
 
 /**
  * Predictions and raw tensor inference on served models. The caller's thread resolves and loads the
  * model and prepares the input (decoding images); the dynamic batcher runs it; the returned future
- * completes on the batcher's thread. The {@code ...Async} variants do the preparation on a worker
- * pool, for callers on an event loop (streams).
+ * completes on the batcher's thread or, when more requests wait for the model, on a worker.
+ *
+ * <p>The {@code ...Async} variants are for callers on an event loop: when the model is loaded and
+ * its reference resolved recently (the steady state) and there are no images to decode, they queue
+ * the request right there, because a hop to a worker thread costs more than the little left to do;
+ * otherwise (registry lookup, loading a file, decoding) they do the preparation on a worker.
  */
 @ApplicationScoped
 public class Inference {
@@ -51,21 +52,44 @@ public class Inference {
   /** Classifies the inputs; {@code topK} 0 returns every class. */
   public CompletableFuture<PredictionResult> predict(
       ModelRef ref, List<InferenceInput> inputs, int topK) {
+    return predict(ref, null, inputs, topK);
+  }
+
+  public CompletableFuture<PredictionResult> predictAsync(
+      ModelRef ref, List<InferenceInput> inputs, int topK) {
+    ServedModel known = registry.loadedNow(ref);
+    if (known != null && !hasImage(inputs)) {
+      try {
+        return predict(ref, known, inputs, topK);
+      } catch (RuntimeException e) {
+        return CompletableFuture.failedFuture(e);
+      }
+    }
+    return CompletableFuture.supplyAsync(() -> predict(ref, inputs, topK), executor)
+        .thenCompose(Function.identity());
+  }
+
+  private CompletableFuture<PredictionResult> predict(
+      ModelRef ref, ServedModel known, List<InferenceInput> inputs, int topK) {
     checkCount(inputs.size());
     if (topK < 0) {
       throw new GraftException.InvalidArgument("top_k must be >= 0 (0 = all classes), got " + topK);
     }
     return run(
         ref,
+        known,
         model -> prepare(model, inputs),
         inputs.size(),
         answer -> toPrediction(answer, inputs.size(), topK));
   }
 
-  public CompletableFuture<PredictionResult> predictAsync(
-      ModelRef ref, List<InferenceInput> inputs, int topK) {
-    return CompletableFuture.supplyAsync(() -> predict(ref, inputs, topK), executor)
-        .thenCompose(Function.identity());
+  private static boolean hasImage(List<InferenceInput> inputs) {
+    for (InferenceInput in : inputs) {
+      if (in.isImage()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -74,6 +98,11 @@ public class Inference {
    */
   public CompletableFuture<TensorResult> infer(
       ModelRef ref, String inputName, List<Long> shape, float[] data) {
+    return infer(ref, null, inputName, shape, data);
+  }
+
+  private CompletableFuture<TensorResult> infer(
+      ModelRef ref, ServedModel known, String inputName, List<Long> shape, float[] data) {
     if (shape.isEmpty() || shape.get(0) < 1) {
       throw new GraftException.InvalidArgument(
           "input '" + inputName + "' has shape " + shape + "; the first dimension is the batch");
@@ -82,6 +111,7 @@ public class Inference {
     checkCount(rows);
     return run(
         ref,
+        known,
         model -> checkTensor(model, inputName, shape, data),
         rows,
         answer ->
@@ -95,12 +125,21 @@ public class Inference {
 
   public CompletableFuture<TensorResult> inferAsync(
       ModelRef ref, String inputName, List<Long> shape, float[] data) {
+    ServedModel known = registry.loadedNow(ref);
+    if (known != null) {
+      try {
+        return infer(ref, known, inputName, shape, data);
+      } catch (RuntimeException e) {
+        return CompletableFuture.failedFuture(e);
+      }
+    }
     return CompletableFuture.supplyAsync(() -> infer(ref, inputName, shape, data), executor)
         .thenCompose(Function.identity());
   }
 
   private <T> CompletableFuture<T> run(
       ModelRef ref,
+      ServedModel known,
       Function<ServedModel, float[]> prepare,
       int rows,
       Function<ModelRegistry.Answer, T> finish) {
@@ -111,6 +150,7 @@ public class Inference {
       answer =
           registry.infer(
               ref,
+              known,
               model -> {
                 used[0] = model;
                 return prepare.apply(model);
@@ -149,7 +189,8 @@ public class Inference {
 
   private static float[] prepare(ServedModel model, List<InferenceInput> inputs) {
     int rowSize = model.signature().rowSize();
-    float[] data = new float[inputs.size() * rowSize];
+    // One input (the common case) is run as it is: its array is ours alone, no need to copy it.
+    float[] data = inputs.size() == 1 ? null : new float[inputs.size() * rowSize];
     for (int i = 0; i < inputs.size(); i++) {
       InferenceInput input = inputs.get(i);
       float[] row;
@@ -187,6 +228,9 @@ public class Inference {
                 + "' "
                 + model.signature().inputShape()
                 + ")");
+      }
+      if (data == null) {
+        return row;
       }
       System.arraycopy(row, 0, data, i * rowSize, rowSize);
     }
@@ -239,39 +283,66 @@ public class Inference {
 
   private static PredictionResult toPrediction(ModelRegistry.Answer answer, int rows, int topK) {
     ServedModel model = answer.model();
-    int classes = answer.output().length / rows;
+    float[] out = answer.output();
+    int classes = out.length / rows;
     int k = topK == 0 ? classes : Math.min(topK, classes);
     List<List<ClassScore>> predictions = new ArrayList<>(rows);
+    float[] p = new float[classes];
+    int[] order = new int[classes];
     for (int r = 0; r < rows; r++) {
-      float[] p = softmax(Arrays.copyOfRange(answer.output(), r * classes, (r + 1) * classes));
-      List<ClassScore> best =
-          IntStream.range(0, classes)
-              .boxed()
-              .sorted(Comparator.comparingDouble((Integer c) -> -p[c]).thenComparing(c -> c))
-              .limit(k)
-              .map(c -> new ClassScore(c, model.labels().get(c), p[c]))
-              .toList();
-      predictions.add(best);
+      softmax(out, r * classes, p);
+      int n = topClasses(p, k, order);
+      List<ClassScore> best = new ArrayList<>(n);
+      for (int i = 0; i < n; i++) {
+        int c = order[i];
+        best.add(new ClassScore(c, model.labels().get(c), p[c]));
+      }
+      predictions.add(List.copyOf(best));
     }
     return new PredictionResult(model.info(), model.provider(), predictions);
   }
 
+  /**
+   * The {@code k} best classes of {@code p} into {@code order[0..k)}, best first, ties to the lower
+   * index; returns k. Insertion into a sorted prefix: k is small (usually 1 to 5).
+   */
+  static int topClasses(float[] p, int k, int[] order) {
+    int n = 0;
+    for (int c = 0; c < p.length; c++) {
+      if (n == k && !(p[c] > p[order[n - 1]])) {
+        continue;
+      }
+      int i = n < k ? n++ : n - 1;
+      while (i > 0 && p[c] > p[order[i - 1]]) {
+        order[i] = order[i - 1];
+        i--;
+      }
+      order[i] = c;
+    }
+    return n;
+  }
+
   /** Numerically stable softmax. */
   static float[] softmax(float[] logits) {
+    float[] out = new float[logits.length];
+    softmax(logits, 0, out);
+    return out;
+  }
+
+  /** Softmax of {@code logits[from, from + out.length)} into {@code out}. */
+  static void softmax(float[] logits, int from, float[] out) {
     float max = Float.NEGATIVE_INFINITY;
-    for (float l : logits) {
-      max = Math.max(max, l);
+    for (int i = 0; i < out.length; i++) {
+      max = Math.max(max, logits[from + i]);
     }
     double sum = 0;
-    double[] e = new double[logits.length];
-    for (int i = 0; i < logits.length; i++) {
-      e[i] = Math.exp(logits[i] - max);
-      sum += e[i];
-    }
-    float[] out = new float[logits.length];
     for (int i = 0; i < out.length; i++) {
-      out[i] = (float) (e[i] / sum);
+      double e = Math.exp(logits[from + i] - max);
+      out[i] = (float) e;
+      sum += e;
     }
-    return out;
+    for (int i = 0; i < out.length; i++) {
+      out[i] = (float) (out[i] / sum);
+    }
   }
 }

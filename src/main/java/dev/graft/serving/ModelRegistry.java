@@ -135,14 +135,39 @@ public class ModelRegistry {
   }
 
   /**
+   * The loaded model a reference means when that is known without blocking (its resolution is
+   * cached and still fresh, and the version is loaded), else null: callers on an event loop take
+   * this fast path and hop to a worker only when the registry or a file must be read.
+   */
+  public ServedModel loadedNow(ModelRef ref) {
+    Resolved r = resolved.get(key(ref));
+    if (r == null || (ref.byAlias() && System.nanoTime() >= r.expiresAtNanos())) {
+      return null;
+    }
+    synchronized (loaded) {
+      ServedModel m = loaded.get(r.info().id());
+      return m != null && !m.retired() ? m : null;
+    }
+  }
+
+  /**
    * Runs {@code rows} examples through the model a reference means. {@code prepare} turns the
    * request into the model's input floats (called again should the alias move to a model with
    * another input between resolving and queueing).
    */
   public CompletableFuture<Answer> infer(
       ModelRef ref, Function<ServedModel, float[]> prepare, int rows) {
+    return infer(ref, null, prepare, rows);
+  }
+
+  /**
+   * As {@link #infer(ModelRef, Function, int)}, trying {@code known} (from {@link #loadedNow})
+   * first so that the common case neither resolves nor locks again.
+   */
+  public CompletableFuture<Answer> infer(
+      ModelRef ref, ServedModel known, Function<ServedModel, float[]> prepare, int rows) {
     for (int attempt = 0; attempt < SUBMIT_ATTEMPTS; attempt++) {
-      ServedModel model = model(ref);
+      ServedModel model = attempt == 0 && known != null ? known : model(ref);
       float[] data = prepare.apply(model);
       CompletableFuture<float[]> out = model.submit(data, rows);
       if (out != null) {

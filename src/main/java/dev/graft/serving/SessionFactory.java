@@ -27,6 +27,7 @@ public final class SessionFactory {
   private final int intraOpThreads;
   private final int interOpThreads;
   private final OptLevel optLevel;
+  private final boolean intraOpSpinning;
 
   public SessionFactory(
       ExecutionProvider requested,
@@ -35,6 +36,25 @@ public final class SessionFactory {
       int intraOpThreads,
       int interOpThreads,
       String graphOptimizationLevel) {
+    this(
+        requested,
+        deviceId,
+        gpuMemoryLimitBytes,
+        intraOpThreads,
+        interOpThreads,
+        graphOptimizationLevel,
+        true);
+  }
+
+  public SessionFactory(
+      ExecutionProvider requested,
+      int deviceId,
+      long gpuMemoryLimitBytes,
+      int intraOpThreads,
+      int interOpThreads,
+      String graphOptimizationLevel,
+      boolean intraOpSpinning) {
+    this.intraOpSpinning = intraOpSpinning;
     this.env = OrtEnvironment.getEnvironment();
     ProviderSelection selection =
         ProviderSelection.select(requested, OrtEnvironment.getAvailableProviders());
@@ -62,7 +82,8 @@ public final class SessionFactory {
         config.gpuMemoryLimitBytes(),
         config.intraOpThreads(),
         config.interOpThreads(),
-        config.graphOptimizationLevel());
+        config.graphOptimizationLevel(),
+        config.intraOpSpinning());
   }
 
   public OrtEnvironment environment() {
@@ -84,6 +105,9 @@ public final class SessionFactory {
       }
       if (interOpThreads > 0) {
         options.setInterOpNumThreads(interOpThreads);
+      }
+      if (!intraOpSpinning) {
+        options.addConfigEntry("session.intra_op.allow_spinning", "0");
       }
       ExecutionProvider used = provider;
       if (provider == ExecutionProvider.CUDA) {

@@ -11,6 +11,14 @@
  * flight ever sees a closed session. {@link dev.graft.serving.Inference} is the API the gRPC
  * adapters call (labels and top-k from images or features, or raw tensors for KServe v2).
  *
+ * <p>Threads of one request, in the steady state (model loaded, alias resolved within {@code
+ * graft.serving.alias-cache-ttl}, no images): the gRPC event loop parses it and queues it for its
+ * model; the model's batcher thread runs the batch and, when no other request waits, completes it
+ * there (post-processing and handing the response to gRPC); under load one worker task per batch
+ * does that instead, so the next batch starts at once. Only registry lookups, loading a file and
+ * decoding images go to a worker first. Each thread hop costs tens of microseconds of CPU, as much
+ * as a small model's run.
+ *
  * <p>Exported models carry their class labels in the ONNX {@code metadata_props} key {@code
  * graft.labels} (a JSON array of strings in output order) and their image preprocessing in {@code
  * graft.preprocessing}; the registry's labels win when both exist. A version's metadata may set

@@ -59,6 +59,10 @@ public final class BenchServer implements AutoCloseable {
             "-Dgraft.storage.dir=" + dataDir.toAbsolutePath(),
             "-Dgraft.database.embedded-port=" + db,
             "-Dquarkus.http.port=" + http,
+            // A fresh data directory would pre-train a base model in the background, taking the
+            // cores the measurements need.
+            "-Dgraft.bootstrap.pretrain=false",
+            "-Dgraft.bootstrap.register-minilm=false",
             "-jar",
             jar.toAbsolutePath().toString()));
     Process p =
@@ -89,6 +93,21 @@ public final class BenchServer implements AutoCloseable {
     }
     throw new IllegalStateException("no VmRSS for " + process.pid());
   }
+
+  /**
+   * CPU time the server process has used so far (user + system, all threads), in nanoseconds, from
+   * /proc at clock-tick resolution (Linux).
+   */
+  public long cpuNanos() throws IOException {
+    String stat = Files.readString(Path.of("/proc", Long.toString(process.pid()), "stat"));
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime
+    return ticks * (1_000_000_000L / CLOCK_TICKS_PER_SECOND);
+  }
+
+  // USER_HZ, 100 on every Linux architecture the service runs on.
+  private static final long CLOCK_TICKS_PER_SECOND = 100;
 
   private void awaitReady() throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);

@@ -1,5 +1,7 @@
 package dev.graft.serving.bench;
 
+import ai.onnx.proto.OnnxMl;
+import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
@@ -15,6 +17,10 @@ import dev.graft.api.v1.ModelRef;
 import dev.graft.api.v1.PredictRequest;
 import dev.graft.api.v1.PredictStreamRequest;
 import dev.graft.api.v1.PredictStreamResponse;
+import dev.graft.data.Preprocessing;
+import dev.graft.model.Architectures;
+import dev.graft.model.InputSpec;
+import dev.graft.serving.ModelRegistry;
 import dev.graft.serving.OnnxFixtures;
 import io.grpc.stub.StreamObserver;
 import java.nio.ByteBuffer;
@@ -42,42 +48,96 @@ import java.util.concurrent.atomic.AtomicReference;
  * mvn -o -DskipTests package
  * mvn -o -q dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmdep.includeScope=test
  * java -Xss16m -cp target/test-classes:target/classes:$(cat target/bench.cp) \
- *     dev.graft.serving.bench.ServingBench [--requests 100000] [--seconds 3] [--window 8]
+ *     dev.graft.serving.bench.ServingBench [--models cnn-small,resnet-mini,tiny] [--seconds 2] \
+ *     [--samples 3000] [--window 8] [--requests 100000] [--server-opt -XX:StartFlightRecording=...] \
+ *     [--jar target/quarkus-app/quarkus-run.jar]
  * </pre>
  *
  * <p>{@code -Xss16m}: with a classpath this long on the command line, ONNX Runtime crashes while
  * creating its environment on the main thread with the default 1 MiB stack.
  *
- * <p>With {@code --serve} it only starts the service with the two fixture models (bench-cnn, a
- * small CNN on 1×28×28 images, and bench-mlp, 4 features) and waits: for trying clients by hand.
+ * <p>The served models are Graft's own built-in architectures exported to ONNX with the metadata
+ * training writes ({@code graft.labels}, {@code graft.preprocessing}) and registered as model
+ * versions, each twice: {@code bench-NAME} (batching as configured) and {@code
+ * bench-NAME-unbatched} (max batch size 1):
+ *
+ * <ul>
+ *   <li>{@code cnn-small}: {@code Architectures.get("cnn-small").classifier(10, 42)}, 1×28×28, "the
+ *       small CNN" of the latency target;
+ *   <li>{@code resnet-mini}: the residual network on 3×32×32, a model whose compute dominates a
+ *       request, for the throughput target;
+ *   <li>{@code tiny}: a two-layer test CNN of about 10 µs per example, where nearly all of a
+ *       request is gRPC and serving overhead.
+ * </ul>
+ *
+ * <p>Every model is loaded and every request path warmed up first. What it prints, per model:
+ * in-process ORT examples/s at batch 1..64 (its best is the throughput reference); unary p50/p99
+ * latency of in-process ORT, gRPC {@code Predict} and KServe {@code ModelInfer} (one example,
+ * features / raw FP32) and their p50 overhead; examples/s over {@code PredictStream} at 1, 8 and 64
+ * streams (each keeping {@code --window} requests in flight) with batching on and off, their ratio
+ * to ORT's best (ORT is measured before and after the gRPC runs and the better kept, so load from
+ * elsewhere cannot flatter the ratios), the server's view (average batch, queue and compute time
+ * per request) and the CPU time the server and the bench client spent per request (they share the
+ * machine's cores, so the client's share is capacity the server did not have). Then 64 streams ×
+ * {@code --requests}/64 requests on the first model: errors, order, average batch and the server's
+ * RSS before and after.
+ *
+ * <p>With {@code --serve} it only starts the service with the models and waits: for trying clients
+ * by hand. {@code --server-opt} (repeatable) passes a JVM option to the server, e.g. {@code
+ * -XX:StartFlightRecording=filename=target/server.jfr,settings=profile} to profile it, or a setting
+ * such as {@code -Dgraft.serving.intra-op-spinning=false}; {@code --jar} serves another build (e.g.
+ * main's, for a before/after in one session).
  */
 public final class ServingBench {
 
-  private static final String ON = "bench-cnn";
-  private static final String OFF = "bench-cnn-unbatched";
+  /** A served model: its file, per-example input size and shape (batch dimension excluded). */
+  private record BenchModel(String key, String description, Path onnx, long[] exampleShape) {
+    String on() {
+      return "bench-" + key;
+    }
+
+    String off() {
+      return "bench-" + key + "-unbatched";
+    }
+
+    int rowSize() {
+      long n = 1;
+      for (long d : exampleShape) {
+        n *= d;
+      }
+      return Math.toIntExact(n);
+    }
+  }
 
   private ServingBench() {}
 
   public static void main(String[] args) throws Exception {
     int requests = intArg(args, "--requests", 100_000);
-    int seconds = intArg(args, "--seconds", 3);
+    int seconds = intArg(args, "--seconds", 2);
     int window = intArg(args, "--window", 8);
+    int samples = intArg(args, "--samples", 3000);
+    List<String> keys =
+        List.of(stringArg(args, "--models", "cnn-small,resnet-mini,tiny").split(","));
+    List<String> serverOptions = new ArrayList<>(List.of("-Xmx1g"));
+    for (int i = 0; i + 1 < args.length; i++) {
+      if (args[i].equals("--server-opt")) {
+        serverOptions.add(args[i + 1]);
+      }
+    }
     Path work = Files.createTempDirectory(Path.of("target"), "bench-");
-    Path cnn =
-        OnnxFixtures.cnn(
-            work.resolve("cnn.onnx"),
-            10,
-            42,
-            OnnxFixtures.metadata(digits(), dev.graft.data.Preprocessing.unitScale(1, 28, 28)));
-    Path mlp = OnnxFixtures.mlp(work.resolve("mlp.onnx"), 4, 16, 3, 1, Map.of());
+    List<BenchModel> models = new ArrayList<>();
+    for (String key : keys) {
+      models.add(model(key, work));
+    }
     try (BenchServer server =
         BenchServer.start(
-            Path.of("target/quarkus-app/quarkus-run.jar"),
+            Path.of(stringArg(args, "--jar", "target/quarkus-app/quarkus-run.jar")),
             work.resolve("data"),
-            List.of("-Xmx1g"))) {
-      server.register(ON, cnn, digits(), Map.of());
-      server.register(OFF, cnn, digits(), Map.of("graft.serving.max-batch-size", "1"));
-      server.register("bench-mlp", mlp, List.of("setosa", "versicolor", "virginica"), Map.of());
+            serverOptions)) {
+      for (BenchModel m : models) {
+        server.register(m.on(), m.onnx(), digits(), Map.of());
+        server.register(m.off(), m.onnx(), digits(), Map.of(ModelRegistry.MAX_BATCH_SIZE_KEY, "1"));
+      }
       if (Arrays.asList(args).contains("--serve")) {
         System.out.println(
             "Graft serving on localhost:"
@@ -85,141 +145,311 @@ public final class ServingBench {
                 + " (pid "
                 + server.pid()
                 + ") with models "
-                + ON
-                + ", "
-                + OFF
-                + ", bench-mlp; data in "
+                + models.stream().map(m -> m.on() + ", " + m.off()).toList()
+                + "; data in "
                 + work);
         System.out.flush();
         Thread.sleep(Long.MAX_VALUE);
       }
-      run(server, cnn, requests, seconds, window);
+      System.out.printf(
+          Locale.ROOT,
+          "Graft serving benchmark: %d cores, %d s per throughput point, %d latency samples,"
+              + " window %d%n",
+          Runtime.getRuntime().availableProcessors(),
+          seconds,
+          samples,
+          window);
+      warmUp(server, models, samples, window);
+      for (BenchModel m : models) {
+        run(server, m, seconds, samples, window);
+      }
+      memory(server, models.get(0), requests, window);
     }
   }
 
-  private static void run(BenchServer server, Path cnn, int requests, int seconds, int window)
+  private static BenchModel model(String key, Path work) throws Exception {
+    Path file = work.resolve(key + ".onnx");
+    switch (key) {
+      case "cnn-small" -> {
+        write(Architectures.get("cnn-small").classifier(10, 42), file, 1, 28, 28);
+        return new BenchModel(key, "cnn-small, 1x28x28", file, new long[] {1, 28, 28});
+      }
+      case "resnet-mini" -> {
+        write(
+            Architectures.get("resnet-mini", InputSpec.image(3, 32, 32)).classifier(10, 42),
+            file,
+            3,
+            32,
+            32);
+        return new BenchModel(key, "resnet-mini, 3x32x32", file, new long[] {3, 32, 32});
+      }
+      case "tiny" -> {
+        OnnxFixtures.cnn(
+            file, 10, 42, OnnxFixtures.metadata(digits(), Preprocessing.unitScale(1, 28, 28)));
+        return new BenchModel(key, "tiny test CNN, 1x28x28", file, new long[] {1, 28, 28});
+      }
+      default ->
+          throw new IllegalArgumentException(
+              "unknown bench model " + key + "; expected cnn-small, resnet-mini or tiny");
+    }
+  }
+
+  /** The architecture's graph with the metadata a trained model carries, as training exports it. */
+  private static void write(ModelProto graph, Path file, int channels, int height, int width)
       throws Exception {
-    float[] x = new float[784];
+    ModelProto.Builder b = graph.toBuilder();
+    OnnxFixtures.metadata(digits(), Preprocessing.unitScale(channels, height, width))
+        .forEach(
+            (k, v) ->
+                b.addMetadataProps(
+                    OnnxMl.StringStringEntryProto.newBuilder().setKey(k).setValue(v)));
+    Files.write(file, b.build().toByteArray());
+  }
+
+  private static void run(BenchServer server, BenchModel m, int seconds, int samples, int window)
+      throws Exception {
+    int rowSize = m.rowSize();
+    float[] x = new float[rowSize];
     Random random = new Random(1);
     for (int i = 0; i < x.length; i++) {
       x[i] = random.nextFloat();
     }
-    System.out.printf(
-        Locale.ROOT,
-        "Graft serving benchmark: model %s (1x28x28 CNN), %d cores%n",
-        ON,
-        Runtime.getRuntime().availableProcessors());
+    System.out.printf(Locale.ROOT, "%n== %s (%s) ==%n", m.on(), m.description());
 
-    // In-process ONNX Runtime: the ceiling.
-    double[] ortLatency;
-    double ortBest = 0;
-    int ortBestBatch = 0;
+    // In-process ONNX Runtime: the ceiling. Measured again after the gRPC runs and the better
+    // of the two kept, so that a burst of load from elsewhere on a shared machine does not lower
+    // it.
     OrtEnvironment env = OrtEnvironment.getEnvironment();
+    double[] ortLatency;
+    double[] ort;
     try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-        OrtSession session = env.createSession(cnn.toString(), options)) {
-      ortLatency = latencies(5000, 2000, () -> ortRun(env, session, x, 1));
-      for (int batch : new int[] {1, 8, 16, 32, 64}) {
-        float[] xs = new float[batch * 784];
-        for (int b = 0; b < batch; b++) {
-          System.arraycopy(x, 0, xs, b * 784, 784);
-        }
-        double perSecond = throughput(seconds, batch, () -> ortRun(env, session, xs, batch));
-        System.out.printf(
-            Locale.ROOT, "  in-process ORT batch %-3d %,12.0f examples/s%n", batch, perSecond);
-        if (perSecond > ortBest) {
-          ortBest = perSecond;
-          ortBestBatch = batch;
-        }
-      }
+        OrtSession session = env.createSession(m.onnx().toString(), options)) {
+      ortLatency =
+          latencies(samples, samples / 3, () -> ortRun(env, session, x, 1, m.exampleShape()));
     }
+    ort = ortBest(env, m, x, seconds);
+    double ortBest = ort[0];
+    int ortBestBatch = (int) ort[1];
+    boolean ortSpinning = ort[2] > 0;
 
     // Unary through gRPC.
     var inference = InferenceServiceGrpc.newBlockingStub(server.channel);
-    PredictRequest predict = predictRequest(ON, x);
-    double[] grpcLatency = latencies(5000, 2000, () -> inference.predict(predict));
+    PredictRequest predict = predictRequest(m.on(), x);
+    Cpu cpu = Cpu.start(server);
+    double[] grpcLatency = latencies(samples, samples / 3, () -> inference.predict(predict));
+    String predictCpu = cpu.perRequest(samples + samples / 3);
     var kserve = GRPCInferenceServiceGrpc.newBlockingStub(server.channel);
-    ByteBuffer raw = ByteBuffer.allocate(784 * 4).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer raw = ByteBuffer.allocate(rowSize * 4).order(ByteOrder.LITTLE_ENDIAN);
     raw.asFloatBuffer().put(x);
+    ModelInferRequest.InferInputTensor.Builder tensor =
+        ModelInferRequest.InferInputTensor.newBuilder()
+            .setName("input")
+            .setDatatype("FP32")
+            .addShape(1L);
+    for (long d : m.exampleShape()) {
+      tensor.addShape(d);
+    }
     ModelInferRequest infer =
         ModelInferRequest.newBuilder()
-            .setModelName(ON)
-            .addInputs(
-                ModelInferRequest.InferInputTensor.newBuilder()
-                    .setName("input")
-                    .setDatatype("FP32")
-                    .addAllShape(List.of(1L, 1L, 28L, 28L)))
+            .setModelName(m.on())
+            .addInputs(tensor)
             .addRawInputContents(ByteString.copyFrom(raw.array()))
             .build();
-    double[] kserveLatency = latencies(5000, 2000, () -> kserve.modelInfer(infer));
+    cpu = Cpu.start(server);
+    double[] kserveLatency = latencies(samples, samples / 3, () -> kserve.modelInfer(infer));
+    String kserveCpu = cpu.perRequest(samples + samples / 3);
 
     System.out.printf(
-        Locale.ROOT, "%nUnary latency (ms)           p50      p99   p50 overhead vs ORT%n");
+        Locale.ROOT, "  unary latency (ms)      p50      p99   p50 overhead   CPU per request%n");
     System.out.printf(
-        Locale.ROOT, "  in-process ORT         %8.3f %8.3f%n", ortLatency[0], ortLatency[1]);
+        Locale.ROOT, "  in-process ORT     %8.3f %8.3f%n", ortLatency[0], ortLatency[1]);
     System.out.printf(
         Locale.ROOT,
-        "  gRPC Predict           %8.3f %8.3f   +%.3f ms (x%.2f)%n",
+        "  gRPC Predict       %8.3f %8.3f   %+8.3f ms    %s%n",
         grpcLatency[0],
         grpcLatency[1],
         grpcLatency[0] - ortLatency[0],
-        grpcLatency[0] / ortLatency[0]);
+        predictCpu);
     System.out.printf(
         Locale.ROOT,
-        "  gRPC KServe ModelInfer %8.3f %8.3f   +%.3f ms (x%.2f)%n",
+        "  KServe ModelInfer  %8.3f %8.3f   %+8.3f ms    %s%n",
         kserveLatency[0],
         kserveLatency[1],
         kserveLatency[0] - ortLatency[0],
-        kserveLatency[0] / ortLatency[0]);
+        kserveCpu);
 
+    double[] on = new double[3];
+    double[] off = new double[3];
+    long errors = 0;
+    List<String> details = new ArrayList<>();
+    int[] streamCounts = {1, 8, 64};
+    for (int i = 0; i < streamCounts.length; i++) {
+      int streams = streamCounts[i];
+      ModelStatistics onBefore = stats(server, m.on());
+      cpu = Cpu.start(server);
+      Load loadOn = streams(server, m.on(), x, streams, window, seconds, 0);
+      details.add(
+          "  "
+              + streams
+              + " on:  "
+              + detail(onBefore, stats(server, m.on()))
+              + "; "
+              + cpu.perRequest(loadOn.answered));
+      ModelStatistics offBefore = stats(server, m.off());
+      cpu = Cpu.start(server);
+      Load loadOff = streams(server, m.off(), x, streams, window, seconds, 0);
+      details.add(
+          "  "
+              + streams
+              + " off: "
+              + detail(offBefore, stats(server, m.off()))
+              + "; "
+              + cpu.perRequest(loadOff.answered));
+      on[i] = loadOn.perSecond;
+      off[i] = loadOff.perSecond;
+      errors += loadOn.errors.get() + loadOff.errors.get();
+    }
+    double[] again = ortBest(env, m, x, seconds);
+    if (again[0] > ortBest) {
+      ortBest = again[0];
+      ortBestBatch = (int) again[1];
+      ortSpinning = again[2] > 0;
+    }
     System.out.printf(
         Locale.ROOT,
-        "%nThroughput (examples/s), %d requests in flight per stream; ORT best = batch %d, %,.0f/s%n",
+        "  PredictStream examples/s, %d in flight per stream; ORT best (of both measurements) ="
+            + " batch %d, spinning %s, %,.0f/s%s%n",
         window,
         ortBestBatch,
-        ortBest);
+        ortSpinning,
+        ortBest,
+        errors > 0 ? "; ERRORS " + errors : "");
     System.out.printf(Locale.ROOT, "  streams   batching on   ratio   batching off   ratio%n");
-    for (int streams : new int[] {1, 8, 64}) {
-      ModelStatistics onBefore = stats(server, ON);
-      double on = streams(server, ON, x, streams, window, seconds, 0).perSecond;
-      String onDetail = detail(onBefore, stats(server, ON));
-      ModelStatistics offBefore = stats(server, OFF);
-      double off = streams(server, OFF, x, streams, window, seconds, 0).perSecond;
-      String offDetail = detail(offBefore, stats(server, OFF));
+    for (int i = 0; i < streamCounts.length; i++) {
       System.out.printf(
           Locale.ROOT,
           "  %7d   %,11.0f   %5.2f   %,12.0f   %5.2f%n",
-          streams,
-          on,
-          on / ortBest,
-          off,
-          off / ortBest);
-      System.out.printf(
-          Locale.ROOT, "           on:  %s%n           off: %s%n", onDetail, offDetail);
+          streamCounts[i],
+          on[i],
+          on[i] / ortBest,
+          off[i],
+          off[i] / ortBest);
     }
+    details.forEach(System.out::println);
+  }
 
-    // Acceptance load and memory: 64 streams, every answer checked for order.
-    ModelStatistics before = stats(server, ON);
+  /**
+   * In-process ORT examples/s at batch 1..64, with its operator threads spinning (its default) and
+   * not, printed; returns the best, its batch size and whether it spun.
+   */
+  private static double[] ortBest(OrtEnvironment env, BenchModel m, float[] x, int seconds)
+      throws Exception {
+    int rowSize = m.rowSize();
+    double best = 0;
+    int bestBatch = 0;
+    boolean bestSpinning = true;
+    for (boolean spinning : new boolean[] {true, false}) {
+      try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+        if (!spinning) {
+          options.addConfigEntry("session.intra_op.allow_spinning", "0");
+        }
+        try (OrtSession session = env.createSession(m.onnx().toString(), options)) {
+          StringBuilder line =
+              new StringBuilder("  in-process ORT examples/s, spinning " + spinning + ":");
+          for (int batch : new int[] {1, 8, 16, 32, 64}) {
+            float[] xs = new float[batch * rowSize];
+            for (int b = 0; b < batch; b++) {
+              System.arraycopy(x, 0, xs, b * rowSize, rowSize);
+            }
+            double perSecond =
+                throughput(seconds, batch, () -> ortRun(env, session, xs, batch, m.exampleShape()));
+            line.append(String.format(Locale.ROOT, "  b%d %,.0f", batch, perSecond));
+            if (perSecond > best) {
+              best = perSecond;
+              bestBatch = batch;
+              bestSpinning = spinning;
+            }
+          }
+          System.out.println(line);
+        }
+      }
+    }
+    return new double[] {best, bestBatch, bestSpinning ? 1 : 0};
+  }
+
+  /**
+   * Loads every model and lets the server's JIT compile the request paths before anything is
+   * measured: otherwise the first model measured pays for both.
+   */
+  private static void warmUp(BenchServer server, List<BenchModel> models, int samples, int window)
+      throws Exception {
+    var inference = InferenceServiceGrpc.newBlockingStub(server.channel);
+    for (BenchModel m : models) {
+      float[] x = new float[m.rowSize()];
+      for (String name : List.of(m.on(), m.off())) {
+        PredictRequest request = predictRequest(name, x);
+        for (int i = 0; i < samples / 3; i++) {
+          inference.predict(request);
+        }
+        streams(server, name, x, 8, window, 1, 0);
+      }
+    }
+  }
+
+  /** Acceptance load and memory: 64 streams, every answer checked for order. */
+  private static void memory(BenchServer server, BenchModel m, int requests, int window)
+      throws Exception {
+    float[] x = new float[m.rowSize()];
+    Arrays.fill(x, 0.5f);
+    ModelStatistics before = stats(server, m.on());
     long rssBefore = server.rssKib();
-    Load load = streams(server, ON, x, 64, window, 0, (requests + 63) / 64);
+    Cpu cpu = Cpu.start(server);
+    Load load = streams(server, m.on(), x, 64, window, 0, (requests + 63) / 64);
+    String perRequest = cpu.perRequest(load.answered);
     long rssAfter = server.rssKib();
-    ModelStatistics after = stats(server, ON);
+    ModelStatistics after = stats(server, m.on());
     long inferences = after.getInferenceCount() - before.getInferenceCount();
     long executions = after.getExecutionCount() - before.getExecutionCount();
     System.out.printf(
         Locale.ROOT,
-        "%n64 streams x %d requests: %,d answered, %d errors, %d out of order, %.0f/s, average batch %.2f%n",
+        "%n%s, 64 streams x %d requests: %,d answered, %d errors, %d out of order, %.0f/s, average"
+            + " batch %.2f, %s%n",
+        m.on(),
         (requests + 63) / 64,
         load.answered,
         load.errors.get(),
         load.outOfOrder.get(),
         load.perSecond,
-        (double) inferences / executions);
+        (double) inferences / executions,
+        perRequest);
     System.out.printf(
         Locale.ROOT,
         "Server RSS before %,d KiB, after %,d KiB (%+.1f%%)%n",
         rssBefore,
         rssAfter,
         100.0 * (rssAfter - rssBefore) / rssBefore);
+  }
+
+  /** CPU time of the server process and of this (client) process over one measurement. */
+  private record Cpu(BenchServer server, long serverNanos, long clientNanos) {
+    static Cpu start(BenchServer server) throws java.io.IOException {
+      return new Cpu(server, server.cpuNanos(), clientCpuNanos());
+    }
+
+    String perRequest(long requests) throws java.io.IOException {
+      double n = Math.max(1, requests);
+      return String.format(
+          Locale.ROOT,
+          "CPU per request: server %.3f ms, client %.3f ms",
+          (server.cpuNanos() - serverNanos) / 1e6 / n,
+          (clientCpuNanos() - clientNanos) / 1e6 / n);
+    }
+
+    private static long clientCpuNanos() {
+      return ((com.sun.management.OperatingSystemMXBean)
+              java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+          .getProcessCpuTime();
+    }
   }
 
   /** Server-side view between two statistics: average batch, queue and compute time per request. */
@@ -347,9 +577,12 @@ public final class ServingBench {
     return load;
   }
 
-  private static void ortRun(OrtEnvironment env, OrtSession session, float[] x, int batch) {
-    try (OnnxTensor t =
-            OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {batch, 1, 28, 28});
+  private static void ortRun(
+      OrtEnvironment env, OrtSession session, float[] x, int batch, long[] exampleShape) {
+    long[] shape = new long[exampleShape.length + 1];
+    shape[0] = batch;
+    System.arraycopy(exampleShape, 0, shape, 1, exampleShape.length);
+    try (OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), shape);
         OrtSession.Result r = session.run(Map.of("input", t))) {
       FloatBuffer out = ((OnnxTensor) r.get(0)).getFloatBuffer();
       float[] v = new float[out.remaining()];
@@ -391,6 +624,15 @@ public final class ServingBench {
 
   private static List<String> digits() {
     return List.of("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine");
+  }
+
+  private static String stringArg(String[] args, String name, String fallback) {
+    for (int i = 0; i + 1 < args.length; i++) {
+      if (args[i].equals(name)) {
+        return args[i + 1];
+      }
+    }
+    return fallback;
   }
 
   private static int intArg(String[] args, String name, int fallback) {
