@@ -43,7 +43,7 @@ public final class SessionFactory {
         intraOpThreads,
         interOpThreads,
         graphOptimizationLevel,
-        true);
+        false);
   }
 
   public SessionFactory(
@@ -70,7 +70,9 @@ public final class SessionFactory {
         provider, requested, OrtEnvironment.getAvailableProviders());
   }
 
-  /** CPU sessions with ONNX Runtime's defaults: for tests and benchmarks. */
+  /**
+   * CPU sessions with ONNX Runtime's defaults but no spinning, as served: for tests and benchmarks.
+   */
   public static SessionFactory cpu() {
     return new SessionFactory(ExecutionProvider.CPU, 0, 0, 0, 0, "ALL_OPT");
   }
