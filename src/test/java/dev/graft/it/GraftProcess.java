@@ -57,6 +57,9 @@ final class GraftProcess implements AutoCloseable {
     command.add("-Dai.djl.offline=true");
     // Nothing pre-trained or registered behind the test's back.
     command.add("-Dgraft.bootstrap.pretrain=false");
+    // A progress event after every batch: the test must see the middle of an epoch however
+    // fast the machine trains.
+    command.add("-Dgraft.training.progress-interval-ms=0");
     command.add("-Dgraft.bootstrap.register-minilm=false");
     command.add("-jar");
     command.add(JAR.toAbsolutePath().toString());
