@@ -41,6 +41,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
+import java.util.function.Supplier;
 
 /**
  * gRPC adapter of {@link ModelVersions}. Written on grpc-java's stub base (not Mutiny) so that the
@@ -96,25 +97,18 @@ public class ModelGrpcService extends ModelServiceGrpc.ModelServiceImplBase {
   @Blocking
   public void getModelVersion(
       GetModelVersionRequest request, StreamObserver<ModelVersion> response) {
-    try {
-      response.onNext(toProto(versions.resolve(toRef(request.getModel()))));
-      response.onCompleted();
-    } catch (RuntimeException e) {
-      fail(response, e);
-    }
+    reply(response, () -> toProto(versions.resolve(toRef(request.getModel()))));
   }
 
   @Override
   @Blocking
   public void setModelAlias(SetModelAliasRequest request, StreamObserver<ModelVersion> response) {
-    try {
-      response.onNext(
-          toProto(
-              versions.setAlias(request.getModelName(), request.getAlias(), request.getVersion())));
-      response.onCompleted();
-    } catch (RuntimeException e) {
-      fail(response, e);
-    }
+    reply(
+        response,
+        () ->
+            toProto(
+                versions.setAlias(
+                    request.getModelName(), request.getAlias(), request.getVersion())));
   }
 
   @Override
@@ -226,26 +220,18 @@ public class ModelGrpcService extends ModelServiceGrpc.ModelServiceImplBase {
   @Blocking
   public void listBaseModels(
       ListBaseModelsRequest request, StreamObserver<ListBaseModelsResponse> response) {
-    try {
-      response.onNext(
-          ListBaseModelsResponse.newBuilder()
-              .addAllBaseModels(baseModels.list().stream().map(BaseModelRpc::toProto).toList())
-              .build());
-      response.onCompleted();
-    } catch (RuntimeException e) {
-      fail(response, e);
-    }
+    reply(
+        response,
+        () ->
+            ListBaseModelsResponse.newBuilder()
+                .addAllBaseModels(baseModels.list().stream().map(BaseModelRpc::toProto).toList())
+                .build());
   }
 
   @Override
   @Blocking
   public void getBaseModel(GetBaseModelRequest request, StreamObserver<BaseModel> response) {
-    try {
-      response.onNext(BaseModelRpc.toProto(baseModels.get(request.getName())));
-      response.onCompleted();
-    } catch (RuntimeException e) {
-      fail(response, e);
-    }
+    reply(response, () -> BaseModelRpc.toProto(baseModels.get(request.getName())));
   }
 
   @Override
@@ -258,12 +244,7 @@ public class ModelGrpcService extends ModelServiceGrpc.ModelServiceImplBase {
   @Override
   @Blocking
   public void pretrainBaseModel(PretrainBaseModelRequest request, StreamObserver<Run> response) {
-    try {
-      response.onNext(BaseModelRpc.pretrain(runs, request));
-      response.onCompleted();
-    } catch (RuntimeException e) {
-      fail(response, e);
-    }
+    reply(response, () -> BaseModelRpc.pretrain(runs, request));
   }
 
   static ModelRef toRef(dev.graft.api.v1.ModelRef ref) {
@@ -337,6 +318,19 @@ public class ModelGrpcService extends ModelServiceGrpc.ModelServiceImplBase {
       return Value.newBuilder().setListValue(l).build();
     }
     return Value.newBuilder().setStringValue(String.valueOf(v)).build();
+  }
+
+  /** Answers a unary call with what {@code answer} computes, or with the status of its failure. */
+  private static <T> void reply(StreamObserver<T> response, Supplier<T> answer) {
+    T value;
+    try {
+      value = answer.get();
+    } catch (RuntimeException e) {
+      fail(response, e);
+      return;
+    }
+    response.onNext(value);
+    response.onCompleted();
   }
 
   /** Ends the call with the status of the failure (unwrapping async wrappers). */

@@ -1,22 +1,14 @@
 package dev.graft.model;
 
+import dev.graft.core.Artifacts;
 import dev.graft.core.GraftException;
 import dev.graft.core.StorageConfig;
 import io.quarkus.panache.common.Sort;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.transaction.Transactional;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -68,7 +60,7 @@ public class BaseModels {
     b.name = spec.name();
     b.architecture = spec.architecture();
     b.source = spec.source();
-    b.sha256 = copy(spec.onnxFile(), target);
+    b.sha256 = Artifacts.copyWithSha256(spec.onnxFile(), target);
     b.onnxPath = target.toAbsolutePath().toString();
     b.featureTensor = spec.featureTensor();
     b.inputSpec = new LinkedHashMap<>(spec.inputSpec());
@@ -112,22 +104,5 @@ public class BaseModels {
             .firstResultOptional()
             .orElseThrow(() -> new GraftException.NotFound("base model", "'" + name + "'"))
             .onnxPath);
-  }
-
-  private static String copy(Path from, Path to) {
-    try {
-      Files.createDirectories(to.getParent());
-      Path tmp = to.resolveSibling(to.getFileName() + ".tmp");
-      MessageDigest digest = MessageDigest.getInstance("SHA-256");
-      try (InputStream in = new DigestInputStream(Files.newInputStream(from), digest)) {
-        Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
-      }
-      Files.move(tmp, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      return HexFormat.of().formatHex(digest.digest());
-    } catch (IOException e) {
-      throw new UncheckedIOException("could not store base model file " + to, e);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 }

@@ -1,5 +1,6 @@
 package dev.graft.model;
 
+import dev.graft.core.Artifacts;
 import dev.graft.core.GraftException;
 import dev.graft.core.StorageConfig;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -7,19 +8,11 @@ import jakarta.enterprise.event.Event;
 import jakarta.persistence.EntityManager;
 import jakarta.transaction.Transactional;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.security.DigestOutputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -97,7 +90,7 @@ public class ModelVersions {
 
     Path target = storage.area("models").resolve(spec.modelName()).resolve(String.valueOf(next));
     Path file = target.resolve("model.onnx");
-    String sha256 = copyWithSha256(spec.onnxFile(), file);
+    String sha256 = Artifacts.copyWithSha256(spec.onnxFile(), file);
 
     ModelVersion v = new ModelVersion();
     v.modelName = spec.modelName();
@@ -246,24 +239,6 @@ public class ModelVersions {
               + " digit");
     }
     return alias;
-  }
-
-  private static String copyWithSha256(Path source, Path target) {
-    try {
-      Files.createDirectories(target.getParent());
-      Path tmp = Files.createTempFile(target.getParent(), "model", ".part");
-      MessageDigest sha = MessageDigest.getInstance("SHA-256");
-      try (InputStream in = Files.newInputStream(source);
-          OutputStream out = new DigestOutputStream(Files.newOutputStream(tmp), sha)) {
-        in.transferTo(out);
-      }
-      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      return HexFormat.of().formatHex(sha.digest());
-    } catch (IOException e) {
-      throw new UncheckedIOException("could not copy " + source + " to " + target, e);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   private static Instant now() {

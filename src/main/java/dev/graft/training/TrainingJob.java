@@ -12,6 +12,7 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnxruntime.OrtEnvironment;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.graft.core.Artifacts;
 import dev.graft.core.GraftException;
 import dev.graft.core.StorageConfig;
 import dev.graft.data.Dataset;
@@ -29,8 +30,6 @@ import dev.graft.onnx.OnnxBlock;
 import dev.graft.onnx.OnnxExporter;
 import dev.graft.onnx.ParityGate;
 import jakarta.enterprise.context.ApplicationScoped;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -276,7 +275,7 @@ public class TrainingJob {
                 pb.inputs(), new Shape(TrainingLoop.prepend(parityIdx.length, raw.exampleShape())));
         parity = ParityGate.check(block, new NDList(x), onnx, config.parityTolerance());
       }
-      String sha256 = sha256(onnx);
+      String sha256 = Artifacts.sha256(onnx);
       if (!parity.passed()) {
         events.publish(
             runId,
@@ -423,14 +422,5 @@ public class TrainingJob {
 
   private static int[] union(int[] a, int[] b) {
     return IntStream.concat(Arrays.stream(a), Arrays.stream(b)).distinct().toArray();
-  }
-
-  private static String sha256(Path file) {
-    try {
-      var digest = java.security.MessageDigest.getInstance("SHA-256");
-      return java.util.HexFormat.of().formatHex(digest.digest(Files.readAllBytes(file)));
-    } catch (IOException | java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 }
