@@ -4,7 +4,7 @@ import ai.djl.engine.Engine;
 import dev.graft.core.GraftException;
 import dev.graft.core.StorageConfig;
 import dev.graft.data.Dataset;
-import dev.graft.experiments.ExperimentRepository;
+import dev.graft.experiments.Experiments;
 import dev.graft.experiments.RunStatus;
 import dev.graft.model.Architectures;
 import dev.graft.model.BaseModel;
@@ -26,7 +26,7 @@ public class Runs {
   private final RunScheduler scheduler;
   private final RunEventHub events;
   private final TrainingJob job;
-  private final ExperimentRepository experiments;
+  private final Experiments experiments;
   private final StorageConfig storage;
   private final BaseModels baseModels;
 
@@ -35,7 +35,7 @@ public class Runs {
       RunScheduler scheduler,
       RunEventHub events,
       TrainingJob job,
-      ExperimentRepository experiments,
+      Experiments experiments,
       StorageConfig storage,
       BaseModels baseModels) {
     this.baseModels = baseModels;
@@ -60,9 +60,7 @@ public class Runs {
             "a base model named '" + spec.modelName() + "' already exists; choose another name");
       }
     }
-    if (!experimentExists(spec.experimentId())) {
-      throw new GraftException.NotFound("experiment", spec.experimentId());
-    }
+    experiments.get(spec.experimentId()); // NOT_FOUND for an unknown experiment
     Dataset dataset = store.dataset(spec.dataset());
     if (dataset.classNames.size() < 2) {
       throw new GraftException.FailedPrecondition(
@@ -85,11 +83,6 @@ public class Runs {
     RunView queued = store.view(id);
     scheduler.submit(id);
     return queued;
-  }
-
-  private boolean experimentExists(long id) {
-    return io.quarkus.narayana.jta.QuarkusTransaction.requiringNew()
-        .call(() -> experiments.findByIdOptional(id).isPresent());
   }
 
   public RunView get(long runId) {

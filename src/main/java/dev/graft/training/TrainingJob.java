@@ -136,51 +136,39 @@ public class TrainingJob {
       TrainingLoop.Listener listener = listener(runId, spec, memory);
       Checkpoint checkpoint = new Checkpoint(runDir);
 
-      ModelProto trained;
+      // With a frozen backbone the head trains on features computed once; else on the images.
+      BatchSource source = raw;
+      ModelProto graph = grafted.graph();
       if (cache) {
         long[] featureShape = GraphSurgery.featureShape(grafted.graph(), grafted.featureTensor());
-        int[] needed = union(train, split.validation());
         float[][] features =
             Features.compute(
                 GraphSurgery.cut(grafted.graph(), grafted.featureTensor()),
                 raw,
-                needed,
+                union(train, split.validation()),
                 reader.size(),
                 device,
                 token);
-        BatchSource cached = BatchSource.cached(features, reader.labels(), featureShape);
-        ModelProto head = HeadGraph.extract(grafted.graph(), grafted.featureTensor(), featureShape);
-        TrainingLoop loop =
-            new TrainingLoop(
-                spec,
-                device,
-                cached,
-                train,
-                split.validation(),
-                classWeights,
-                labels.size(),
-                checkpoint,
-                token,
-                listener,
-                config.progressIntervalMs());
-        trained = HeadGraph.merge(grafted.graph(), loop.run(head, epoch -> FreezeSpec.none()));
-      } else {
-        TrainingLoop loop =
-            new TrainingLoop(
-                spec,
-                device,
-                raw,
-                train,
-                split.validation(),
-                classWeights,
-                labels.size(),
-                checkpoint,
-                token,
-                listener,
-                config.progressIntervalMs());
-        trained =
-            loop.run(grafted.graph(), epoch -> grafted.freezeAt(epoch, spec.hyper().headEpochs()));
+        source = BatchSource.cached(features, reader.labels(), featureShape);
+        graph = HeadGraph.extract(grafted.graph(), grafted.featureTensor(), featureShape);
       }
+      TrainingLoop loop =
+          new TrainingLoop(
+              spec,
+              device,
+              source,
+              train,
+              split.validation(),
+              classWeights,
+              labels.size(),
+              checkpoint,
+              token,
+              listener,
+              config.progressIntervalMs());
+      ModelProto trained =
+          cache
+              ? HeadGraph.merge(grafted.graph(), loop.run(graph, epoch -> FreezeSpec.none()))
+              : loop.run(graph, epoch -> grafted.freezeAt(epoch, spec.hyper().headEpochs()));
       token.check();
       finish(runId, run, spec, grafted, trained, raw, split, runDir, memory);
     }
