@@ -8,22 +8,25 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.jboss.logging.Logger;
 
 /**
- * Dynamic batching for one model version: requests of all callers wait in a bounded queue; one
- * dedicated thread takes the first, adds whatever else is queued (waiting at most {@code
- * maxQueueDelay} after the first arrived) up to {@code maxBatchSize} examples, makes one run of all
- * of them, and splits the output rows back to their callers.
+ * Dynamic batching for one model version: requests of all callers wait in a bounded queue; each of
+ * {@code runners} dedicated threads takes the first, adds whatever else is queued (waiting at most
+ * {@code maxQueueDelay} after the first arrived) up to {@code maxBatchSize} examples, makes one run
+ * of all of them, and splits the output rows back to their callers. With several runners one batch
+ * forms while another computes; answers may then complete out of arrival order (streams put them
+ * back in order).
  *
- * <p>Answers are handed back on that thread when no request waits (the caller's continuation is
- * cheaper than a thread hop), else in one task per batch on the {@code completions} executor, so
- * that the next batch starts at once.
+ * <p>Answers are handed back on the runner's thread when no request waits (the caller's
+ * continuation is cheaper than a thread hop), else in one task per batch on the {@code completions}
+ * executor, so that the next batch starts at once.
  *
- * <p>That thread is the only one that ever runs the model, so the model's session is owned by it:
- * after {@link #close()} the queue drains, then {@code onExit} (which closes the session) runs on
- * that thread. Requests already queued are answered; later ones are refused with {@code null} from
- * {@link #submit} so the caller can re-resolve the model.
+ * <p>These threads are the only ones that ever run the model, so the model's session is owned by
+ * them: after {@link #close()} the queue drains, then {@code onExit} (which closes the session)
+ * runs on the last runner to stop. Requests already queued are answered; later ones are refused
+ * with {@code null} from {@link #submit} so the caller can re-resolve the model.
  */
 public final class Batcher {
 
@@ -49,7 +52,8 @@ public final class Batcher {
   private final Runnable onExit;
   private final Executor completions;
   private final ArrayBlockingQueue<Pending> queue;
-  private final Thread worker;
+  private final List<Thread> workers = new ArrayList<>();
+  private final AtomicInteger running;
   private final Object lock = new Object();
   private boolean closed;
 
@@ -76,9 +80,13 @@ public final class Batcher {
     this.listener = listener;
     this.onExit = onExit;
     this.queue = new ArrayBlockingQueue<>(settings.queueCapacity());
-    this.worker = new Thread(this::loop, "graft-batcher-" + name);
-    worker.setDaemon(true);
-    worker.start();
+    this.running = new AtomicInteger(settings.runners());
+    for (int i = 0; i < settings.runners(); i++) {
+      Thread worker = new Thread(this::loop, "graft-batcher-" + name + "-" + i);
+      worker.setDaemon(true);
+      workers.add(worker);
+    }
+    workers.forEach(Thread::start);
   }
 
   public BatchSettings settings() {
@@ -125,15 +133,21 @@ public final class Batcher {
     }
   }
 
-  /** Whether the worker has stopped (and released the model). */
+  /** Whether every runner has stopped (and the model is released). */
   public boolean exited() {
-    return !worker.isAlive();
+    return workers.stream().noneMatch(Thread::isAlive);
   }
 
-  /** Waits for the worker to answer the queued requests and release the model. */
+  /** Waits for the runners to answer the queued requests and release the model. */
   public boolean awaitExit(long millis) throws InterruptedException {
-    worker.join(millis);
-    return !worker.isAlive();
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+    for (Thread worker : workers) {
+      long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+      if (left > 0) {
+        worker.join(left);
+      }
+    }
+    return exited();
   }
 
   private void loop() {
@@ -179,7 +193,9 @@ public final class Batcher {
       Thread.currentThread().interrupt();
       failAll(carry, new IllegalStateException(name + " stopped"));
     } finally {
-      onExit.run();
+      if (running.decrementAndGet() == 0) {
+        onExit.run();
+      }
     }
   }
 

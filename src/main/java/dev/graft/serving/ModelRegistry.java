@@ -30,8 +30,13 @@ import org.jboss.logging.Logger;
  * graft.serving.max-loaded-models}. An unloaded version still answers the requests it had queued; a
  * request that finds it unloaded resolves again, so moving an alias or unloading never fails a
  * request.
+ *
+ * <p>Created at start-up ({@code @Startup}): its ONNX Runtime environment unpacks and loads the
+ * native library, which would otherwise happen inside the first inference call, on a gRPC event
+ * loop, and a runtime that cannot load shows at start instead of on a user's request.
  */
 @ApplicationScoped
+@io.quarkus.runtime.Startup
 public class ModelRegistry {
 
   private static final Logger LOG = Logger.getLogger(ModelRegistry.class);
@@ -64,12 +69,17 @@ public class ModelRegistry {
 
   @Inject
   ModelRegistry(ModelVersions versions, ServingConfig config, MeterRegistry meters) {
+    this(versions, config, meters, SessionFactory.of(config));
+  }
+
+  private ModelRegistry(
+      ModelVersions versions, ServingConfig config, MeterRegistry meters, SessionFactory sessions) {
     this(
         versions::resolve,
-        SessionFactory.of(config),
+        sessions,
         config.maxLoadedModels(),
         config.aliasCacheTtl(),
-        info -> batchSettings(config, info),
+        info -> batchSettings(config, sessions.provider(), info),
         meters,
         io.smallrye.mutiny.infrastructure.Infrastructure.getDefaultWorkerPool());
   }
@@ -289,17 +299,23 @@ public class ModelRegistry {
     return ref.name() + (ref.byAlias() ? "@" + ref.alias() : "#" + ref.version());
   }
 
-  /** Config defaults, then the model name's overrides, then the version's metadata. */
-  static BatchSettings batchSettings(ServingConfig config, ModelVersionInfo info) {
+  /**
+   * Config defaults, then the model name's overrides, then the version's metadata; runners left at
+   * 0 are chosen for {@code provider}, the one sessions open with.
+   */
+  static BatchSettings batchSettings(
+      ServingConfig config, ExecutionProvider provider, ModelVersionInfo info) {
     ServingConfig.Batching defaults = config.batching();
     boolean enabled = defaults.enabled();
     int size = defaults.maxBatchSize();
     Duration delay = defaults.maxQueueDelay();
+    int runners = defaults.runners();
     ServingConfig.BatchingOverride o = config.models().get(info.modelName());
     if (o != null) {
       enabled = o.enabled().orElse(enabled);
       size = o.maxBatchSize().orElse(size);
       delay = o.maxQueueDelay().orElse(delay);
+      runners = o.runners().orElse(runners);
     }
     try {
       String s = info.metadata().get(MAX_BATCH_SIZE_KEY);
@@ -314,6 +330,22 @@ public class ModelRegistry {
       throw new GraftException.FailedPrecondition(
           info.describe() + " has a non-numeric batching override in its metadata: " + e);
     }
-    return new BatchSettings(enabled ? size : 1, delay, defaults.queueCapacity());
+    if (runners == 0) {
+      runners =
+          autoRunners(
+              provider, config.intraOpThreads(), Runtime.getRuntime().availableProcessors());
+    }
+    return new BatchSettings(enabled ? size : 1, delay, defaults.queueCapacity(), runners);
+  }
+
+  /**
+   * Runners when none are configured: enough single-threaded runs to fill the cores on CPU; one on
+   * CUDA, where one run at a time already keeps the device busy.
+   */
+  static int autoRunners(ExecutionProvider provider, int intraOpThreads, int cores) {
+    if (provider == ExecutionProvider.CUDA) {
+      return 1;
+    }
+    return intraOpThreads <= 0 ? 1 : Math.max(1, cores / intraOpThreads);
   }
 }

@@ -22,9 +22,9 @@ import java.util.concurrent.CompletableFuture;
 import org.jboss.logging.Logger;
 
 /**
- * One loaded model version: its ONNX Runtime session (owned by its {@link Batcher}'s thread, the
- * only thread that runs it, which closes it after the last queued request), its signature, labels
- * and preprocessing.
+ * One loaded model version: its ONNX Runtime session (owned by its {@link Batcher}'s runner
+ * threads, the only threads that run it, the last of which closes it after the last queued
+ * request), its signature, labels and preprocessing.
  */
 public final class ServedModel {
 

@@ -22,8 +22,15 @@ public interface ServingConfig {
   @WithDefault("0")
   long gpuMemoryLimitBytes();
 
-  /** Threads used inside one operator; 0 lets ONNX Runtime choose (one per core). */
-  @WithDefault("0")
+  /**
+   * Threads used inside one run of a model; 0 lets ONNX Runtime choose (one per core). 1 (the
+   * default) with one runner per core ({@link Batching#runners()}) serves more examples per second
+   * on a CPU than one run at a time spread over every core: the runs need no cross-thread
+   * synchronisation, and one batch forms while another computes (measured on 2 cores: 2 runners of
+   * one thread 1.1x ONNX Runtime's own default on resnet-mini and 1.2x on cnn-small, in-process).
+   * Raise it (and lower the runners) when single requests of a large model must finish sooner.
+   */
+  @WithDefault("1")
   int intraOpThreads();
 
   /**
@@ -92,6 +99,14 @@ public interface ServingConfig {
     /** Requests that may wait per model version; beyond, RESOURCE_EXHAUSTED. */
     @WithDefault("1024")
     int queueCapacity();
+
+    /**
+     * Batches of one model version computed at once, each on its own thread, all on the version's
+     * one session. 0 (the default) picks: on CPU, the cores divided by {@code intra-op-threads} (at
+     * least 1; 1 when intra-op-threads is 0), on CUDA 1.
+     */
+    @WithDefault("0")
+    int runners();
   }
 
   /** Batching settings of one model; unset values keep the defaults. */
@@ -104,5 +119,8 @@ public interface ServingConfig {
 
     /** See {@link Batching#maxQueueDelay()}. */
     Optional<Duration> maxQueueDelay();
+
+    /** See {@link Batching#runners()}. */
+    Optional<Integer> runners();
   }
 }

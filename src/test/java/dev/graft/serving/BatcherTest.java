@@ -183,4 +183,36 @@ class BatcherTest {
     assertArrayEquals(new float[] {7}, good.get(5, TimeUnit.SECONDS));
     batcher.close();
   }
+
+  @Test
+  void runnersComputeBatchesAtOnceAndTheLastToStopReleasesTheModelOnce() throws Exception {
+    CountDownLatch bothRunning = new CountDownLatch(2);
+    java.util.concurrent.atomic.AtomicInteger exits =
+        new java.util.concurrent.atomic.AtomicInteger();
+    Batcher.Runner runner =
+        (input, rows) -> {
+          // Each run waits until two runs are in progress: with one runner this never returns
+          // early and the test fails on its timeout.
+          bothRunning.countDown();
+          if (!bothRunning.await(5, TimeUnit.SECONDS)) {
+            throw new IllegalStateException("the other runner never ran");
+          }
+          return new Batcher.RunResult(input.clone(), 0, 0, 0);
+        };
+    Batcher batcher =
+        new Batcher(
+            "t",
+            runner,
+            new BatchSettings(1, Duration.ZERO, 100, 2),
+            BatchListener.NONE,
+            exits::incrementAndGet);
+    CompletableFuture<float[]> a = batcher.submit(row(1), 1);
+    CompletableFuture<float[]> b = batcher.submit(row(2), 1);
+    assertArrayEquals(row(1), a.get(10, TimeUnit.SECONDS));
+    assertArrayEquals(row(2), b.get(10, TimeUnit.SECONDS));
+    batcher.close();
+    assertTrue(batcher.awaitExit(5000));
+    assertTrue(batcher.exited());
+    assertEquals(1, exits.get());
+  }
 }

@@ -217,4 +217,13 @@ class ModelRegistryTest {
             () -> registry.model(ModelRef.version("bad", 1)));
     assertTrue(e.getMessage().contains("model 'bad' version 1 cannot be loaded"), e.getMessage());
   }
+
+  @Test
+  void runnersFillTheCoresWithSingleThreadedRunsOnCpuAndAreOneOnCuda() {
+    assertEquals(8, ModelRegistry.autoRunners(ExecutionProvider.CPU, 1, 8));
+    assertEquals(4, ModelRegistry.autoRunners(ExecutionProvider.CPU, 2, 8));
+    assertEquals(1, ModelRegistry.autoRunners(ExecutionProvider.CPU, 0, 8));
+    assertEquals(1, ModelRegistry.autoRunners(ExecutionProvider.CPU, 16, 8));
+    assertEquals(1, ModelRegistry.autoRunners(ExecutionProvider.CUDA, 1, 8));
+  }
 }

@@ -39,7 +39,14 @@ public final class BenchServer implements AutoCloseable {
     this.dataDir = dataDir;
     this.dbPort = dbPort;
     this.httpPort = httpPort;
-    this.channel = ManagedChannelBuilder.forAddress("localhost", httpPort).usePlaintext().build();
+    this.channel =
+        ManagedChannelBuilder.forAddress("localhost", httpPort)
+            .usePlaintext()
+            // Responses are handled on the transport's thread: the load generator's callbacks only
+            // count and send the next request, and a thread hop each would take CPU from the
+            // server it shares the machine with.
+            .directExecutor()
+            .build();
   }
 
   public static BenchServer start(Path jar, Path dataDir, List<String> jvmOptions)
@@ -104,6 +111,33 @@ public final class BenchServer implements AutoCloseable {
     String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
     long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime
     return ticks * (1_000_000_000L / CLOCK_TICKS_PER_SECOND);
+  }
+
+  /**
+   * CPU time so far per thread group of the server (thread names with their digits removed, e.g.
+   * {@code vert.x-eventloop-thread-#}), in nanoseconds, from /proc/PID/task (Linux). Threads that
+   * ended are missing, so compare groups of long-lived threads only.
+   */
+  public java.util.Map<String, Long> cpuNanosByThreadGroup() throws IOException {
+    java.util.Map<String, Long> groups = new java.util.TreeMap<>();
+    try (var tasks = Files.list(Path.of("/proc", Long.toString(process.pid()), "task"))) {
+      for (Path task : (Iterable<Path>) tasks::iterator) {
+        String stat;
+        try {
+          stat = Files.readString(task.resolve("stat"));
+        } catch (IOException ended) {
+          continue;
+        }
+        String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+        groups.merge(
+            name.replaceAll("[0-9]+", "#"),
+            ticks * (1_000_000_000L / CLOCK_TICKS_PER_SECOND),
+            Long::sum);
+      }
+    }
+    return groups;
   }
 
   // USER_HZ, 100 on every Linux architecture the service runs on.

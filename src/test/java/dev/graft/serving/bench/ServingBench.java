@@ -20,6 +20,7 @@ import dev.graft.api.v1.PredictStreamResponse;
 import dev.graft.data.Preprocessing;
 import dev.graft.model.Architectures;
 import dev.graft.model.InputSpec;
+import dev.graft.model.ResNetMini;
 import dev.graft.serving.ModelRegistry;
 import dev.graft.serving.OnnxFixtures;
 import io.grpc.stub.StreamObserver;
@@ -35,10 +36,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Serving benchmark (not a test): the packaged service through gRPC against ONNX Runtime called
@@ -188,9 +187,22 @@ public final class ServingBench {
             file, 10, 42, OnnxFixtures.metadata(digits(), Preprocessing.unitScale(1, 28, 28)));
         return new BenchModel(key, "tiny test CNN, 1x28x28", file, new long[] {1, 28, 28});
       }
+      case "resnet-wide" -> {
+        write(
+            new ResNetMini(InputSpec.image(3, 32, 32), List.of(32, 64, 128), List.of(2, 2, 2))
+                .classifier(10, 42),
+            file,
+            3,
+            32,
+            32);
+        return new BenchModel(
+            key, "resnet 32-64-128 x2 blocks, 3x32x32", file, new long[] {3, 32, 32});
+      }
       default ->
           throw new IllegalArgumentException(
-              "unknown bench model " + key + "; expected cnn-small, resnet-mini or tiny");
+              "unknown bench model "
+                  + key
+                  + "; expected cnn-small, resnet-mini, resnet-wide or tiny");
     }
   }
 
@@ -221,16 +233,15 @@ public final class ServingBench {
     // it.
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     double[] ortLatency;
-    double[] ort;
     try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
         OrtSession session = env.createSession(m.onnx().toString(), options)) {
       ortLatency =
           latencies(samples, samples / 3, () -> ortRun(env, session, x, 1, m.exampleShape()));
     }
-    ort = ortBest(env, m, x, seconds);
-    double ortBest = ort[0];
+    Object[] ort = ortBest(env, m, x, seconds);
+    double ortBest = (double) ort[0];
     int ortBestBatch = (int) ort[1];
-    boolean ortSpinning = ort[2] > 0;
+    String ortWay = (String) ort[2];
 
     // Unary through gRPC.
     var inference = InferenceServiceGrpc.newBlockingStub(server.channel);
@@ -280,6 +291,7 @@ public final class ServingBench {
 
     double[] on = new double[3];
     double[] off = new double[3];
+    double[] serverOnly = new double[3];
     long errors = 0;
     List<String> details = new ArrayList<>();
     int[] streamCounts = {1, 8, 64};
@@ -287,17 +299,23 @@ public final class ServingBench {
       int streams = streamCounts[i];
       ModelStatistics onBefore = stats(server, m.on());
       cpu = Cpu.start(server);
-      Load loadOn = streams(server, m.on(), x, streams, window, seconds, 0);
+      Load loadOn = streams(server, m.on(), x, streams, window, seconds, 0, 1);
+      // What the server alone would serve with every core to itself (client elsewhere): cores
+      // divided by its CPU time per request.
+      serverOnly[i] =
+          Runtime.getRuntime().availableProcessors() * 1e9 / cpu.serverNanosPer(loadOn.answered);
       details.add(
           "  "
               + streams
               + " on:  "
               + detail(onBefore, stats(server, m.on()))
               + "; "
-              + cpu.perRequest(loadOn.answered));
+              + cpu.perRequest(loadOn.answered)
+              + "\n    "
+              + cpu.byThread(loadOn.answered));
       ModelStatistics offBefore = stats(server, m.off());
       cpu = Cpu.start(server);
-      Load loadOff = streams(server, m.off(), x, streams, window, seconds, 0);
+      Load loadOff = streams(server, m.off(), x, streams, window, seconds, 0, 1);
       details.add(
           "  "
               + streams
@@ -309,72 +327,103 @@ public final class ServingBench {
       off[i] = loadOff.perSecond;
       errors += loadOn.errors.get() + loadOff.errors.get();
     }
-    double[] again = ortBest(env, m, x, seconds);
-    if (again[0] > ortBest) {
-      ortBest = again[0];
+    // Clients that batch themselves: the same load with 8 examples in every request, so that a
+    // message's fixed cost is shared by 8 examples.
+    ModelStatistics multiBefore = stats(server, m.on());
+    cpu = Cpu.start(server);
+    Load multi = streams(server, m.on(), x, 64, window, seconds, 0, 8);
+    details.add(
+        "  64 on, 8 examples per request: "
+            + detail(multiBefore, stats(server, m.on()))
+            + "; "
+            + cpu.perRequest(multi.answered));
+    errors += multi.errors.get();
+    Object[] again = ortBest(env, m, x, seconds);
+    if ((double) again[0] > ortBest) {
+      ortBest = (double) again[0];
       ortBestBatch = (int) again[1];
-      ortSpinning = again[2] > 0;
+      ortWay = (String) again[2];
     }
     System.out.printf(
         Locale.ROOT,
         "  PredictStream examples/s, %d in flight per stream; ORT best (of both measurements) ="
-            + " batch %d, spinning %s, %,.0f/s%s%n",
+            + " batch %d, %s, %,.0f/s%s%n",
         window,
         ortBestBatch,
-        ortSpinning,
+        ortWay,
         ortBest,
         errors > 0 ? "; ERRORS " + errors : "");
-    System.out.printf(Locale.ROOT, "  streams   batching on   ratio   batching off   ratio%n");
+    System.out.printf(
+        Locale.ROOT,
+        "  streams   batching on   ratio   server alone   ratio   batching off   ratio%n");
     for (int i = 0; i < streamCounts.length; i++) {
       System.out.printf(
           Locale.ROOT,
-          "  %7d   %,11.0f   %5.2f   %,12.0f   %5.2f%n",
+          "  %7d   %,11.0f   %5.2f   %,12.0f   %5.2f   %,12.0f   %5.2f%n",
           streamCounts[i],
           on[i],
           on[i] / ortBest,
+          serverOnly[i],
+          serverOnly[i] / ortBest,
           off[i],
           off[i] / ortBest);
     }
+    System.out.printf(
+        Locale.ROOT,
+        "       64   %,11.0f   %5.2f   (8 examples per request)%n",
+        multi.perSecond,
+        multi.perSecond / ortBest);
     details.forEach(System.out::println);
   }
 
   /**
-   * In-process ORT examples/s at batch 1..64, with its operator threads spinning (its default) and
-   * not, printed; returns the best, its batch size and whether it spun.
+   * In-process ORT examples/s at batch 1..64, printed for three ways of calling it: one caller with
+   * ONNX Runtime's default threads (one per core) spinning (its default) and not, and one caller
+   * per core on a session of one thread each (what the server does by default); returns the best,
+   * its batch size and its way.
    */
-  private static double[] ortBest(OrtEnvironment env, BenchModel m, float[] x, int seconds)
+  private static Object[] ortBest(OrtEnvironment env, BenchModel m, float[] x, int seconds)
       throws Exception {
     int rowSize = m.rowSize();
+    int cores = Runtime.getRuntime().availableProcessors();
     double best = 0;
     int bestBatch = 0;
-    boolean bestSpinning = true;
-    for (boolean spinning : new boolean[] {true, false}) {
+    String bestWay = "";
+    for (String way :
+        List.of("1 caller, spinning", "1 caller, no spinning", cores + " callers, 1 thread")) {
+      boolean parallel = way.endsWith("1 thread");
       try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-        if (!spinning) {
+        if (!way.endsWith(", spinning")) {
           options.addConfigEntry("session.intra_op.allow_spinning", "0");
         }
+        if (parallel) {
+          options.setIntraOpNumThreads(1);
+        }
         try (OrtSession session = env.createSession(m.onnx().toString(), options)) {
-          StringBuilder line =
-              new StringBuilder("  in-process ORT examples/s, spinning " + spinning + ":");
+          StringBuilder line = new StringBuilder("  in-process ORT examples/s, " + way + ":");
           for (int batch : new int[] {1, 8, 16, 32, 64}) {
             float[] xs = new float[batch * rowSize];
             for (int b = 0; b < batch; b++) {
               System.arraycopy(x, 0, xs, b * rowSize, rowSize);
             }
             double perSecond =
-                throughput(seconds, batch, () -> ortRun(env, session, xs, batch, m.exampleShape()));
+                throughput(
+                    seconds,
+                    batch,
+                    parallel ? cores : 1,
+                    () -> ortRun(env, session, xs, batch, m.exampleShape()));
             line.append(String.format(Locale.ROOT, "  b%d %,.0f", batch, perSecond));
             if (perSecond > best) {
               best = perSecond;
               bestBatch = batch;
-              bestSpinning = spinning;
+              bestWay = way;
             }
           }
           System.out.println(line);
         }
       }
     }
-    return new double[] {best, bestBatch, bestSpinning ? 1 : 0};
+    return new Object[] {best, bestBatch, bestWay};
   }
 
   /**
@@ -391,7 +440,7 @@ public final class ServingBench {
         for (int i = 0; i < samples / 3; i++) {
           inference.predict(request);
         }
-        streams(server, name, x, 8, window, 1, 0);
+        streams(server, name, x, 8, window, 1, 0, 1);
       }
     }
   }
@@ -404,7 +453,7 @@ public final class ServingBench {
     ModelStatistics before = stats(server, m.on());
     long rssBefore = server.rssKib();
     Cpu cpu = Cpu.start(server);
-    Load load = streams(server, m.on(), x, 64, window, 0, (requests + 63) / 64);
+    Load load = streams(server, m.on(), x, 64, window, 0, (requests + 63) / 64, 1);
     String perRequest = cpu.perRequest(load.answered);
     long rssAfter = server.rssKib();
     ModelStatistics after = stats(server, m.on());
@@ -431,9 +480,30 @@ public final class ServingBench {
   }
 
   /** CPU time of the server process and of this (client) process over one measurement. */
-  private record Cpu(BenchServer server, long serverNanos, long clientNanos) {
+  private record Cpu(
+      BenchServer server, long serverNanos, long clientNanos, Map<String, Long> threads) {
     static Cpu start(BenchServer server) throws java.io.IOException {
-      return new Cpu(server, server.cpuNanos(), clientCpuNanos());
+      return new Cpu(server, server.cpuNanos(), clientCpuNanos(), server.cpuNanosByThreadGroup());
+    }
+
+    /** The server's CPU per request by thread group, largest first (groups under 1 µs left out). */
+    String byThread(long requests) throws java.io.IOException {
+      double n = Math.max(1, requests);
+      StringBuilder s = new StringBuilder("server CPU per request by thread (µs):");
+      server.cpuNanosByThreadGroup().entrySet().stream()
+          .map(e -> Map.entry(e.getKey(), e.getValue() - threads.getOrDefault(e.getKey(), 0L)))
+          .filter(e -> e.getValue() / n >= 1_000)
+          .sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+          .forEach(
+              e ->
+                  s.append(
+                      String.format(Locale.ROOT, " %s %.0f;", e.getKey(), e.getValue() / n / 1e3)));
+      return s.toString();
+    }
+
+    /** Server CPU nanoseconds per request since the start. */
+    double serverNanosPer(long requests) throws java.io.IOException {
+      return (server.cpuNanos() - serverNanos) / (double) Math.max(1, requests);
     }
 
     String perRequest(long requests) throws java.io.IOException {
@@ -475,15 +545,21 @@ public final class ServingBench {
   }
 
   private static PredictRequest predictRequest(String model, float[] x) {
+    return predictRequest(model, x, 1);
+  }
+
+  /** A request of {@code examples} copies of {@code x}. */
+  private static PredictRequest predictRequest(String model, float[] x, int examples) {
     FloatVector.Builder v = FloatVector.newBuilder();
     for (float f : x) {
       v.addValues(f);
     }
-    return PredictRequest.newBuilder()
-        .setModel(ModelRef.newBuilder().setName(model))
-        .addInputs(Input.newBuilder().setFeatures(v))
-        .setTopK(1)
-        .build();
+    PredictRequest.Builder b =
+        PredictRequest.newBuilder().setModel(ModelRef.newBuilder().setName(model)).setTopK(1);
+    for (int i = 0; i < examples; i++) {
+      b.addInputs(Input.newBuilder().setFeatures(v));
+    }
+    return b.build();
   }
 
   private static final class Load {
@@ -494,7 +570,11 @@ public final class ServingBench {
   }
 
   /**
-   * {@code streams} streams, each keeping {@code window} requests in flight, for a time or count.
+   * {@code streams} streams, each keeping {@code window} requests of {@code examples} examples in
+   * flight, for a time or count; {@code perSecond} counts examples. Each response sends the next
+   * request from its callback, so the client needs no thread per stream and no hand-over between
+   * threads: it shares the cores with the server, and every microsecond it spends is one the server
+   * does not have.
    */
   private static Load streams(
       BenchServer server,
@@ -503,78 +583,105 @@ public final class ServingBench {
       int streams,
       int window,
       int seconds,
-      int perStream)
+      int perStream,
+      int examples)
       throws Exception {
-    PredictRequest request = predictRequest(model, x);
+    PredictRequest request = predictRequest(model, x, examples);
     var stub = InferenceServiceGrpc.newStub(server.channel);
     Load load = new Load();
     AtomicLong answered = new AtomicLong();
     CountDownLatch done = new CountDownLatch(streams);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-    List<Thread> senders = new ArrayList<>();
     long start = System.nanoTime();
+    List<LoadStream> all = new ArrayList<>();
     for (int s = 0; s < streams; s++) {
-      Semaphore permits = new Semaphore(window);
-      AtomicLong expected = new AtomicLong();
-      AtomicReference<StreamObserver<PredictStreamRequest>> out = new AtomicReference<>();
-      out.set(
-          stub.predictStream(
-              new StreamObserver<>() {
-                @Override
-                public void onNext(PredictStreamResponse r) {
-                  if (Long.parseLong(r.getId()) != expected.getAndIncrement()) {
-                    load.outOfOrder.incrementAndGet();
-                  }
-                  if (r.hasError()) {
-                    load.errors.incrementAndGet();
-                  }
-                  answered.incrementAndGet();
-                  permits.release();
-                }
-
-                @Override
-                public void onError(Throwable t) {
-                  load.errors.incrementAndGet();
-                  done.countDown();
-                }
-
-                @Override
-                public void onCompleted() {
-                  done.countDown();
-                }
-              }));
-      Thread sender =
-          new Thread(
-              () -> {
-                try {
-                  for (long i = 0;
-                      perStream > 0 ? i < perStream : System.nanoTime() < deadline;
-                      i++) {
-                    permits.acquire();
-                    out.get()
-                        .onNext(
-                            PredictStreamRequest.newBuilder()
-                                .setId(Long.toString(i))
-                                .setRequest(request)
-                                .build());
-                  }
-                  out.get().onCompleted();
-                } catch (InterruptedException e) {
-                  Thread.currentThread().interrupt();
-                }
-              });
-      sender.start();
-      senders.add(sender);
+      LoadStream stream =
+          new LoadStream(request, perStream, deadline, load, answered, done::countDown);
+      stream.out = stub.predictStream(stream);
+      all.add(stream);
+    }
+    for (LoadStream stream : all) {
+      for (int i = 0; i < window; i++) {
+        stream.sendNext();
+      }
     }
     if (!done.await(600, TimeUnit.SECONDS)) {
       throw new IllegalStateException("streams did not finish");
     }
-    for (Thread t : senders) {
-      t.join();
-    }
     load.answered = answered.get();
-    load.perSecond = load.answered / ((System.nanoTime() - start) / 1e9);
+    load.perSecond = load.answered * examples / ((System.nanoTime() - start) / 1e9);
     return load;
+  }
+
+  /** One stream of the load: sends while under its count or before its deadline. */
+  private static final class LoadStream implements StreamObserver<PredictStreamResponse> {
+    private final PredictRequest request;
+    private final int perStream;
+    private final long deadline;
+    private final Load load;
+    private final AtomicLong answered;
+    private final Runnable finished;
+    private StreamObserver<PredictStreamRequest> out;
+    private long sent;
+    private long expected;
+    private boolean halfClosed;
+
+    LoadStream(
+        PredictRequest request,
+        int perStream,
+        long deadline,
+        Load load,
+        AtomicLong answered,
+        Runnable finished) {
+      this.request = request;
+      this.perStream = perStream;
+      this.deadline = deadline;
+      this.load = load;
+      this.answered = answered;
+      this.finished = finished;
+    }
+
+    /** Sends the next request, or half-closes once there is none. */
+    synchronized void sendNext() {
+      if (halfClosed) {
+        return;
+      }
+      if (perStream > 0 ? sent < perStream : System.nanoTime() < deadline) {
+        out.onNext(
+            PredictStreamRequest.newBuilder()
+                .setId(Long.toString(sent++))
+                .setRequest(request)
+                .build());
+      } else {
+        halfClosed = true;
+        out.onCompleted();
+      }
+    }
+
+    @Override
+    public void onNext(PredictStreamResponse r) {
+      synchronized (this) {
+        if (Long.parseLong(r.getId()) != expected++) {
+          load.outOfOrder.incrementAndGet();
+        }
+      }
+      if (r.hasError()) {
+        load.errors.incrementAndGet();
+      }
+      answered.incrementAndGet();
+      sendNext();
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      load.errors.incrementAndGet();
+      finished.run();
+    }
+
+    @Override
+    public void onCompleted() {
+      finished.run();
+    }
   }
 
   private static void ortRun(
@@ -607,19 +714,32 @@ public final class ServingBench {
     return new double[] {nanos[samples / 2] / 1e6, nanos[(int) (samples * 0.99)] / 1e6};
   }
 
-  private static double throughput(int seconds, int batch, Runnable call) {
+  /** Examples/s of {@code callers} threads each making {@code call} (a batch) in a loop. */
+  private static double throughput(int seconds, int batch, int callers, Runnable call)
+      throws InterruptedException {
     long warm = System.nanoTime() + 300_000_000L;
-    while (System.nanoTime() < warm) {
-      call.run();
+    long end = warm + TimeUnit.SECONDS.toNanos(seconds);
+    AtomicLong runs = new AtomicLong();
+    List<Thread> threads = new ArrayList<>();
+    for (int c = 0; c < callers; c++) {
+      Thread t =
+          new Thread(
+              () -> {
+                long now;
+                while ((now = System.nanoTime()) < end) {
+                  call.run();
+                  if (now >= warm) {
+                    runs.incrementAndGet();
+                  }
+                }
+              });
+      t.start();
+      threads.add(t);
     }
-    long start = System.nanoTime();
-    long end = start + TimeUnit.SECONDS.toNanos(seconds);
-    long runs = 0;
-    while (System.nanoTime() < end) {
-      call.run();
-      runs++;
+    for (Thread t : threads) {
+      t.join();
     }
-    return runs * batch / ((System.nanoTime() - start) / 1e9);
+    return runs.get() * batch / ((System.nanoTime() - warm) / 1e9);
   }
 
   private static List<String> digits() {
