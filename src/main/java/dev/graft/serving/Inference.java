@@ -15,7 +15,7 @@ import java.util.function.Function;
 /**
  * Predictions and raw tensor inference on served models. The caller's thread resolves and loads the
  * model and prepares the input (decoding images); the dynamic batcher runs it; the returned future
- * completes on the batcher's thread or, when more requests wait for the model, on a worker.
+ * completes on the batcher's runner thread or, when more requests wait for the model, on a worker.
  *
  * <p>The {@code ...Async} variants are for callers on an event loop: when the model is loaded and
  * its reference resolved recently (the steady state) and there are no images to decode, they queue

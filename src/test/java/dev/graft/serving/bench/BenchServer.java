@@ -49,17 +49,17 @@ public final class BenchServer implements AutoCloseable {
             .build();
   }
 
-  public static BenchServer start(Path jar, Path dataDir, List<String> jvmOptions)
-      throws Exception {
+  /** Starts the jar; {@code prefix} goes before the java command (e.g. taskset). */
+  public static BenchServer start(
+      Path jar, Path dataDir, List<String> prefix, List<String> jvmOptions) throws Exception {
     if (!Files.isRegularFile(jar)) {
       throw new IllegalStateException(jar + " is missing: run mvn -o -DskipTests package first");
     }
     Files.createDirectories(dataDir);
     int db = freePort();
     int http = freePort();
-    List<String> command =
-        new java.util.ArrayList<>(
-            List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+    List<String> command = new java.util.ArrayList<>(prefix);
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(jvmOptions);
     command.addAll(
         List.of(

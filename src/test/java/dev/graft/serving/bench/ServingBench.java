@@ -47,9 +47,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * mvn -o -DskipTests package
  * mvn -o -q dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmdep.includeScope=test
  * java -Xss16m -cp target/test-classes:target/classes:$(cat target/bench.cp) \
- *     dev.graft.serving.bench.ServingBench [--models cnn-small,resnet-mini,tiny] [--seconds 2] \
- *     [--samples 3000] [--window 8] [--requests 100000] [--server-opt -XX:StartFlightRecording=...] \
- *     [--jar target/quarkus-app/quarkus-run.jar]
+ *     dev.graft.serving.bench.ServingBench [--models cnn-small,resnet-mini,resnet-wide,tiny] \
+ *     [--seconds 2] [--samples 3000] [--window 8] [--requests 100000] \
+ *     [--server-opt -XX:StartFlightRecording=...] \
+ *     [--jar target/quarkus-app/quarkus-run.jar] [--server-cores 0]
  * </pre>
  *
  * <p>{@code -Xss16m}: with a classpath this long on the command line, ONNX Runtime crashes while
@@ -63,29 +64,36 @@ import java.util.concurrent.atomic.AtomicLong;
  * <ul>
  *   <li>{@code cnn-small}: {@code Architectures.get("cnn-small").classifier(10, 42)}, 1×28×28, "the
  *       small CNN" of the latency target;
- *   <li>{@code resnet-mini}: the residual network on 3×32×32, a model whose compute dominates a
- *       request, for the throughput target;
+ *   <li>{@code resnet-mini}: the residual network on 3×32×32 (about 0.12 ms of CPU per example);
+ *   <li>{@code resnet-wide}: the same network with stages of 32, 64 and 128 channels and two blocks
+ *       each, a CIFAR-sized ResNet (about 0.85 ms per example), a model whose compute dominates a
+ *       request;
  *   <li>{@code tiny}: a two-layer test CNN of about 10 µs per example, where nearly all of a
  *       request is gRPC and serving overhead.
  * </ul>
  *
  * <p>Every model is loaded and every request path warmed up first. What it prints, per model:
- * in-process ORT examples/s at batch 1..64 (its best is the throughput reference); unary p50/p99
- * latency of in-process ORT, gRPC {@code Predict} and KServe {@code ModelInfer} (one example,
- * features / raw FP32) and their p50 overhead; examples/s over {@code PredictStream} at 1, 8 and 64
- * streams (each keeping {@code --window} requests in flight) with batching on and off, their ratio
- * to ORT's best (ORT is measured before and after the gRPC runs and the better kept, so load from
- * elsewhere cannot flatter the ratios), the server's view (average batch, queue and compute time
- * per request) and the CPU time the server and the bench client spent per request (they share the
- * machine's cores, so the client's share is capacity the server did not have). Then 64 streams ×
- * {@code --requests}/64 requests on the first model: errors, order, average batch and the server's
- * RSS before and after.
+ * in-process ORT examples/s at batch 1..64, called three ways (the best of all is the throughput
+ * reference, stricter than one caller at its best batch size); unary p50/p99 latency of in-process
+ * ORT, gRPC {@code Predict} and KServe {@code ModelInfer} (one example, features / raw FP32) and
+ * their p50 overhead; examples/s over {@code PredictStream} at 1, 8 and 64 streams (each keeping
+ * {@code --window} requests in flight) with batching on and off, their ratio to ORT's best (ORT is
+ * measured before and after the gRPC runs and the better kept, so load from elsewhere cannot
+ * flatter the ratios), the server's view (average batch, queue and compute time per request) and
+ * the CPU time the server and the bench client spent per request (they share the machine's cores,
+ * so the client's share is capacity the server did not have), with the server's CPU by thread
+ * group; "server alone" is what the server's CPU per request allows on its cores with the client
+ * elsewhere (an estimate; {@code --server-cores} measures it); a last row sends 8 examples per
+ * request. Then 64 streams × {@code --requests}/64 requests on the first model: errors, order,
+ * average batch and the server's RSS before and after.
  *
  * <p>With {@code --serve} it only starts the service with the models and waits: for trying clients
  * by hand. {@code --server-opt} (repeatable) passes a JVM option to the server, e.g. {@code
  * -XX:StartFlightRecording=filename=target/server.jfr,settings=profile} to profile it, or a setting
  * such as {@code -Dgraft.serving.intra-op-spinning=false}; {@code --jar} serves another build (e.g.
- * main's, for a before/after in one session).
+ * main's, for a before/after in one session). {@code --server-cores} (a taskset CPU list) runs the
+ * server and the in-process reference on those cores and the client on the others: the ratios then
+ * compare the server with ONNX Runtime on the same cores, without the client's share.
  */
 public final class ServingBench {
 
@@ -110,19 +118,100 @@ public final class ServingBench {
 
   private ServingBench() {}
 
+  private static Placement placement;
+
+  /**
+   * Where things run. Shared (the default): server, client and the in-process reference on every
+   * core. With {@code --server-cores LIST} (a taskset CPU list): the server and the in-process
+   * reference on those cores, the load-generating client on the others, so the client takes nothing
+   * from the server, as with a client on another machine.
+   */
+  private record Placement(List<Integer> server, List<Integer> client) {
+    static Placement of(String serverCores) {
+      int n = Runtime.getRuntime().availableProcessors();
+      List<Integer> all = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        all.add(i);
+      }
+      if (serverCores == null) {
+        return new Placement(all, all);
+      }
+      List<Integer> server = new ArrayList<>();
+      for (String part : serverCores.split(",")) {
+        String[] range = part.split("-");
+        int from = Integer.parseInt(range[0].trim());
+        int to = range.length > 1 ? Integer.parseInt(range[1].trim()) : from;
+        for (int c = from; c <= to; c++) {
+          server.add(c);
+        }
+      }
+      List<Integer> client = new ArrayList<>(all);
+      client.removeAll(server);
+      if (server.isEmpty() || client.isEmpty() || !all.containsAll(server)) {
+        throw new IllegalArgumentException(
+            "--server-cores " + serverCores + " must name some but not all of cores " + all);
+      }
+      return new Placement(server, client);
+    }
+
+    boolean split() {
+      return !server.equals(client);
+    }
+
+    /** The server's command prefix. */
+    List<String> serverPrefix() {
+      return split() ? List.of("taskset", "-c", list(server)) : List.of();
+    }
+
+    /** Moves this process (every thread) to the server's cores, for the in-process reference. */
+    void onServerCores() throws Exception {
+      pin(server);
+    }
+
+    /** Moves this process back to the client's cores. */
+    void onClientCores() throws Exception {
+      pin(client);
+    }
+
+    private void pin(List<Integer> cores) throws Exception {
+      if (!split()) {
+        return;
+      }
+      Process p =
+          new ProcessBuilder(
+                  "taskset",
+                  "-a",
+                  "-p",
+                  "-c",
+                  list(cores),
+                  Long.toString(ProcessHandle.current().pid()))
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+              .start();
+      if (p.waitFor() != 0) {
+        throw new IllegalStateException("taskset failed to move the bench to cores " + cores);
+      }
+    }
+
+    private static String list(List<Integer> cores) {
+      return String.join(",", cores.stream().map(String::valueOf).toList());
+    }
+  }
+
   public static void main(String[] args) throws Exception {
     int requests = intArg(args, "--requests", 100_000);
     int seconds = intArg(args, "--seconds", 2);
     int window = intArg(args, "--window", 8);
     int samples = intArg(args, "--samples", 3000);
     List<String> keys =
-        List.of(stringArg(args, "--models", "cnn-small,resnet-mini,tiny").split(","));
+        List.of(stringArg(args, "--models", "cnn-small,resnet-mini,resnet-wide,tiny").split(","));
     List<String> serverOptions = new ArrayList<>(List.of("-Xmx1g"));
     for (int i = 0; i + 1 < args.length; i++) {
       if (args[i].equals("--server-opt")) {
         serverOptions.add(args[i + 1]);
       }
     }
+    placement = Placement.of(stringArg(args, "--server-cores", null));
     Path work = Files.createTempDirectory(Path.of("target"), "bench-");
     List<BenchModel> models = new ArrayList<>();
     for (String key : keys) {
@@ -132,6 +221,7 @@ public final class ServingBench {
         BenchServer.start(
             Path.of(stringArg(args, "--jar", "target/quarkus-app/quarkus-run.jar")),
             work.resolve("data"),
+            placement.serverPrefix(),
             serverOptions)) {
       for (BenchModel m : models) {
         server.register(m.on(), m.onnx(), digits(), Map.of());
@@ -152,12 +242,19 @@ public final class ServingBench {
       }
       System.out.printf(
           Locale.ROOT,
-          "Graft serving benchmark: %d cores, %d s per throughput point, %d latency samples,"
+          "Graft serving benchmark: %d cores, %s, %d s per throughput point, %d latency samples,"
               + " window %d%n",
           Runtime.getRuntime().availableProcessors(),
+          placement.split()
+              ? "server and in-process ORT on cores "
+                  + placement.server()
+                  + ", client on cores "
+                  + placement.client()
+              : "server, client and in-process ORT sharing them",
           seconds,
           samples,
           window);
+      placement.onClientCores();
       warmUp(server, models, samples, window);
       for (BenchModel m : models) {
         run(server, m, seconds, samples, window);
@@ -231,6 +328,7 @@ public final class ServingBench {
     // In-process ONNX Runtime: the ceiling. Measured again after the gRPC runs and the better
     // of the two kept, so that a burst of load from elsewhere on a shared machine does not lower
     // it.
+    placement.onServerCores();
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     double[] ortLatency;
     try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
@@ -242,6 +340,7 @@ public final class ServingBench {
     double ortBest = (double) ort[0];
     int ortBestBatch = (int) ort[1];
     String ortWay = (String) ort[2];
+    placement.onClientCores();
 
     // Unary through gRPC.
     var inference = InferenceServiceGrpc.newBlockingStub(server.channel);
@@ -302,8 +401,7 @@ public final class ServingBench {
       Load loadOn = streams(server, m.on(), x, streams, window, seconds, 0, 1);
       // What the server alone would serve with every core to itself (client elsewhere): cores
       // divided by its CPU time per request.
-      serverOnly[i] =
-          Runtime.getRuntime().availableProcessors() * 1e9 / cpu.serverNanosPer(loadOn.answered);
+      serverOnly[i] = placement.server().size() * 1e9 / cpu.serverNanosPer(loadOn.answered);
       details.add(
           "  "
               + streams
@@ -338,7 +436,9 @@ public final class ServingBench {
             + "; "
             + cpu.perRequest(multi.answered));
     errors += multi.errors.get();
+    placement.onServerCores();
     Object[] again = ortBest(env, m, x, seconds);
+    placement.onClientCores();
     if ((double) again[0] > ortBest) {
       ortBest = (double) again[0];
       ortBestBatch = (int) again[1];
@@ -385,7 +485,7 @@ public final class ServingBench {
   private static Object[] ortBest(OrtEnvironment env, BenchModel m, float[] x, int seconds)
       throws Exception {
     int rowSize = m.rowSize();
-    int cores = Runtime.getRuntime().availableProcessors();
+    int cores = placement.server().size();
     double best = 0;
     int bestBatch = 0;
     String bestWay = "";
@@ -398,6 +498,10 @@ public final class ServingBench {
         }
         if (parallel) {
           options.setIntraOpNumThreads(1);
+        } else if (placement.split()) {
+          // Left to itself ONNX Runtime starts a thread per core of the machine and pins them,
+          // escaping taskset: name the count so that its threads stay on the server's cores.
+          options.setIntraOpNumThreads(cores);
         }
         try (OrtSession session = env.createSession(m.onnx().toString(), options)) {
           StringBuilder line = new StringBuilder("  in-process ORT examples/s, " + way + ":");
