@@ -15,6 +15,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 class BatcherTest {
@@ -187,8 +188,7 @@ class BatcherTest {
   @Test
   void runnersComputeBatchesAtOnceAndTheLastToStopReleasesTheModelOnce() throws Exception {
     CountDownLatch bothRunning = new CountDownLatch(2);
-    java.util.concurrent.atomic.AtomicInteger exits =
-        new java.util.concurrent.atomic.AtomicInteger();
+    AtomicInteger exits = new AtomicInteger();
     Batcher.Runner runner =
         (input, rows) -> {
           // Each run waits until two runs are in progress: with one runner this never returns

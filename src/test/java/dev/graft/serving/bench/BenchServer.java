@@ -106,7 +106,11 @@ public final class BenchServer implements AutoCloseable {
    * /proc at clock-tick resolution (Linux).
    */
   public long cpuNanos() throws IOException {
-    String stat = Files.readString(Path.of("/proc", Long.toString(process.pid()), "stat"));
+    return statCpuNanos(Files.readString(Path.of("/proc", Long.toString(process.pid()), "stat")));
+  }
+
+  /** utime + stime of a /proc stat line (process or thread), in nanoseconds. */
+  private static long statCpuNanos(String stat) {
     // Fields after the command name (which may hold spaces) start after the last ')'.
     String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
     long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime
@@ -129,12 +133,7 @@ public final class BenchServer implements AutoCloseable {
           continue;
         }
         String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
-        groups.merge(
-            name.replaceAll("[0-9]+", "#"),
-            ticks * (1_000_000_000L / CLOCK_TICKS_PER_SECOND),
-            Long::sum);
+        groups.merge(name.replaceAll("[0-9]+", "#"), statCpuNanos(stat), Long::sum);
       }
     }
     return groups;

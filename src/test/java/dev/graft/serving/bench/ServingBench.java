@@ -336,10 +336,7 @@ public final class ServingBench {
       ortLatency =
           latencies(samples, samples / 3, () -> ortRun(env, session, x, 1, m.exampleShape()));
     }
-    Object[] ort = ortBest(env, m, x, seconds);
-    double ortBest = (double) ort[0];
-    int ortBestBatch = (int) ort[1];
-    String ortWay = (String) ort[2];
+    OrtBest ort = ortBest(env, m, x, seconds);
     placement.onClientCores();
 
     // Unary through gRPC.
@@ -437,21 +434,19 @@ public final class ServingBench {
             + cpu.perRequest(multi.answered));
     errors += multi.errors.get();
     placement.onServerCores();
-    Object[] again = ortBest(env, m, x, seconds);
+    OrtBest again = ortBest(env, m, x, seconds);
     placement.onClientCores();
-    if ((double) again[0] > ortBest) {
-      ortBest = (double) again[0];
-      ortBestBatch = (int) again[1];
-      ortWay = (String) again[2];
+    if (again.perSecond() > ort.perSecond()) {
+      ort = again;
     }
     System.out.printf(
         Locale.ROOT,
         "  PredictStream examples/s, %d in flight per stream; ORT best (of both measurements) ="
             + " batch %d, %s, %,.0f/s%s%n",
         window,
-        ortBestBatch,
-        ortWay,
-        ortBest,
+        ort.batch(),
+        ort.way(),
+        ort.perSecond(),
         errors > 0 ? "; ERRORS " + errors : "");
     System.out.printf(
         Locale.ROOT,
@@ -462,19 +457,22 @@ public final class ServingBench {
           "  %7d   %,11.0f   %5.2f   %,12.0f   %5.2f   %,12.0f   %5.2f%n",
           streamCounts[i],
           on[i],
-          on[i] / ortBest,
+          on[i] / ort.perSecond(),
           serverOnly[i],
-          serverOnly[i] / ortBest,
+          serverOnly[i] / ort.perSecond(),
           off[i],
-          off[i] / ortBest);
+          off[i] / ort.perSecond());
     }
     System.out.printf(
         Locale.ROOT,
         "       64   %,11.0f   %5.2f   (8 examples per request)%n",
         multi.perSecond,
-        multi.perSecond / ortBest);
+        multi.perSecond / ort.perSecond());
     details.forEach(System.out::println);
   }
+
+  /** The best in-process ORT examples/s, at which batch size and called which way. */
+  private record OrtBest(double perSecond, int batch, String way) {}
 
   /**
    * In-process ORT examples/s at batch 1..64, printed for three ways of calling it: one caller with
@@ -482,7 +480,7 @@ public final class ServingBench {
    * per core on a session of one thread each (what the server does by default); returns the best,
    * its batch size and its way.
    */
-  private static Object[] ortBest(OrtEnvironment env, BenchModel m, float[] x, int seconds)
+  private static OrtBest ortBest(OrtEnvironment env, BenchModel m, float[] x, int seconds)
       throws Exception {
     int rowSize = m.rowSize();
     int cores = placement.server().size();
@@ -527,7 +525,7 @@ public final class ServingBench {
         }
       }
     }
-    return new Object[] {best, bestBatch, bestWay};
+    return new OrtBest(best, bestBatch, bestWay);
   }
 
   /**
@@ -615,7 +613,7 @@ public final class ServingBench {
       return String.format(
           Locale.ROOT,
           "CPU per request: server %.3f ms, client %.3f ms",
-          (server.cpuNanos() - serverNanos) / 1e6 / n,
+          serverNanosPer(requests) / 1e6,
           (clientCpuNanos() - clientNanos) / 1e6 / n);
     }
 
