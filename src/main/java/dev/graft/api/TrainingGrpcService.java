@@ -9,10 +9,12 @@ import dev.graft.api.v1.FreezeSpec;
 import dev.graft.api.v1.GetRunRequest;
 import dev.graft.api.v1.HeadSpec;
 import dev.graft.api.v1.HyperParameters;
+import dev.graft.api.v1.L2Point;
 import dev.graft.api.v1.ListRunsRequest;
 import dev.graft.api.v1.ListRunsResponse;
 import dev.graft.api.v1.MetricValue;
 import dev.graft.api.v1.OptimizerKind;
+import dev.graft.api.v1.PhaseStarted;
 import dev.graft.api.v1.ResumeRunRequest;
 import dev.graft.api.v1.Run;
 import dev.graft.api.v1.RunEvent;
@@ -22,6 +24,7 @@ import dev.graft.api.v1.SplitSpec;
 import dev.graft.api.v1.StartRunRequest;
 import dev.graft.api.v1.StatusChange;
 import dev.graft.api.v1.Strategy;
+import dev.graft.api.v1.TrainingPlan;
 import dev.graft.api.v1.TrainingService;
 import dev.graft.api.v1.WatchRunRequest;
 import dev.graft.core.GraftException;
@@ -133,12 +136,14 @@ public class TrainingGrpcService implements TrainingService {
             h.getBatchSize(),
             h.getEpochs(),
             h.getHeadEpochs(),
-            new RunSpec.EarlyStop(
-                es.getEnabled(),
-                es.getMetric(),
-                es.getPatience(),
-                es.getMinDelta(),
-                es.getRestoreBest()),
+            h.hasEarlyStopping()
+                ? new RunSpec.EarlyStop(
+                    es.getEnabled(),
+                    es.getMetric(),
+                    es.getPatience(),
+                    es.getMinDelta(),
+                    es.getRestoreBest())
+                : null,
             h.getAugmentRandomCrop(),
             h.getAugmentHorizontalFlip(),
             h.getClassWeighting()),
@@ -238,6 +243,9 @@ public class TrainingGrpcService implements TrainingService {
             .setStartTime(ProtoTime.of(v.startedAt()))
             .setEndTime(ProtoTime.of(v.finishedAt()))
             .setParentRunId(v.parentRunId());
+    if (v.plan() != null) {
+      b.setPlan(toProto(v.plan()));
+    }
     for (RunView.EpochValue m : v.metrics()) {
       b.addMetrics(
           MetricValue.newBuilder().setKey(m.key()).setEpoch(m.epoch()).setValue(m.value()));
@@ -268,6 +276,10 @@ public class TrainingGrpcService implements TrainingService {
               .setTrainLoss(p.trainLoss()));
     } else if (e instanceof dev.graft.training.RunEvent.EpochEnded ep) {
       b.setEpoch(EpochMetrics.newBuilder().setEpoch(ep.epoch()).putAllValues(ep.values()));
+    } else if (e instanceof dev.graft.training.RunEvent.PlanChosen p) {
+      b.setPlan(toProto(p.plan()));
+    } else if (e instanceof dev.graft.training.RunEvent.PhaseStarted p) {
+      b.setPhase(PhaseStarted.newBuilder().setPhase(p.phase()).setDetail(p.detail()));
     } else if (e instanceof dev.graft.training.RunEvent.Exported x) {
       b.setExport(
           ExportResult.newBuilder()
@@ -275,6 +287,35 @@ public class TrainingGrpcService implements TrainingService {
               .setSha256(x.sha256())
               .setParityMaxAbsDiff(x.parityMaxAbsDiff())
               .setParityPassed(x.parityPassed()));
+    }
+    return b.build();
+  }
+
+  static TrainingPlan toProto(dev.graft.training.TrainingPlan p) {
+    TrainingPlan.Builder b =
+        TrainingPlan.newBuilder()
+            .setEpochs(p.epochs())
+            .setStepsPerEpoch(p.stepsPerEpoch())
+            .setMaxSteps(p.maxSteps())
+            .setTrainExamples(p.trainExamples())
+            .setLearningRate(p.learningRate())
+            .setLearningRateSource(p.learningRateSource())
+            .setSchedule(p.schedule())
+            .setWarmupEpochs(p.warmupEpochs())
+            .setHeadEpochs(p.headEpochs())
+            .setEarlyStopping(p.earlyStopping())
+            .setPatience(p.patience())
+            .setHeadFit(p.headFit())
+            .setL2(p.l2())
+            .addAllPhases(p.phases())
+            .setReason(p.reason());
+    for (dev.graft.training.TrainingPlan.L2Point l : p.l2Search()) {
+      b.addL2Search(
+          L2Point.newBuilder()
+              .setL2(l.l2())
+              .setValAccuracy(l.valAccuracy())
+              .setValLoss(l.valLoss())
+              .setIterations(l.iterations()));
     }
     return b.build();
   }

@@ -46,4 +46,12 @@ public sealed interface RunEvent {
       double parityMaxAbsDiff,
       boolean parityPassed)
       implements RunEvent {}
+
+  /** The run's plan was fixed: budget, learning rate, schedule, early stopping, head fit. */
+  record PlanChosen(long runId, long sequence, Instant time, TrainingPlan plan)
+      implements RunEvent {}
+
+  /** A phase began, e.g. "linear-probe" then "fine-tune" (LP-FT); {@code detail} says how. */
+  record PhaseStarted(long runId, long sequence, Instant time, String phase, String detail)
+      implements RunEvent {}
 }

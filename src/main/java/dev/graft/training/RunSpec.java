@@ -73,6 +73,42 @@ public record RunSpec(
     public boolean augments() {
       return augmentRandomCrop || augmentHorizontalFlip;
     }
+
+    /** Whether the budget is Graft's to choose ({@code epochs: 0}, see {@link Budget}). */
+    public boolean automatic() {
+      return epochs == 0;
+    }
+
+    Hyper withLearningRate(double rate) {
+      return resolved(epochs, rate, schedule, warmupEpochs, headEpochs, earlyStopping);
+    }
+
+    /** These settings with what a {@link TrainingPlan} chose in place of the automatic ones. */
+    Hyper resolved(
+        int epochs,
+        double learningRate,
+        String schedule,
+        int warmupEpochs,
+        int headEpochs,
+        EarlyStop earlyStopping) {
+      return new Hyper(
+          optimizer,
+          learningRate,
+          backboneLrMultiplier,
+          weightDecay,
+          momentum,
+          schedule,
+          warmupEpochs,
+          stepEpochs,
+          stepGamma,
+          batchSize,
+          epochs,
+          headEpochs,
+          earlyStopping,
+          augmentRandomCrop,
+          augmentHorizontalFlip,
+          classWeighting);
+    }
   }
 
   /** Early stopping; {@code metric} is val_loss (lower is better) or a higher-is-better one. */
@@ -87,25 +123,61 @@ public record RunSpec(
   /** How the dataset is divided; {@code maxTrainExamples} 0 = all. */
   public record Split(double validationFraction, double testFraction, int maxTrainExamples) {}
 
-  /** This spec with every unset value replaced by the strategy's default. */
+  /** This spec with the hyper-parameters replaced. */
+  RunSpec withHyper(Hyper h) {
+    return new RunSpec(
+        experimentId,
+        name,
+        baseModel,
+        architecture,
+        dataset,
+        strategy,
+        trainLastBlocks,
+        trainPatterns,
+        head,
+        h,
+        split,
+        seed,
+        device,
+        modelName);
+  }
+
+  /** The learning rate used when none is given and the budget is explicit. */
+  static double defaultLearningRate(String optimizer) {
+    return "SGD".equals(optimizer) ? 0.01 : 0.001;
+  }
+
+  /**
+   * This spec with every unset value replaced by the strategy's default. With {@code epochs: 0}
+   * (pre-training aside) the budget stays automatic: epochs 0, a learning rate of 0 is left for the
+   * range test, early stopping is on (val_loss, restore best) unless the request configures it, and
+   * a patience of 0 is chosen with the budget; the run's {@link TrainingPlan} records the choice.
+   */
   public RunSpec withDefaults() {
     if (strategy == null) {
       throw new GraftException.InvalidArgument(
           "strategy is required: TRANSFER_LEARNING, FINE_TUNING, GRADUAL or FROM_SCRATCH");
     }
     Hyper h = hyper;
+    boolean automatic = h.epochs() == 0 && strategy != Strategy.PRETRAINING;
     String optimizer = blank(h.optimizer()) ? "ADAM" : h.optimizer();
-    double lr = set(h.learningRate()) ? h.learningRate() : ("SGD".equals(optimizer) ? 0.01 : 0.001);
+    double lr =
+        set(h.learningRate()) ? h.learningRate() : (automatic ? 0 : defaultLearningRate(optimizer));
     EarlyStop es = h.earlyStopping();
-    EarlyStop early =
-        es == null || !es.enabled()
-            ? new EarlyStop(false, "val_loss", 3, 0, false)
-            : new EarlyStop(
-                true,
-                blank(es.metric()) ? "val_loss" : es.metric(),
-                es.patience() != 0 ? es.patience() : 3,
-                es.minDelta(),
-                es.restoreBest());
+    EarlyStop early;
+    if (es == null && automatic) {
+      early = new EarlyStop(true, "val_loss", 0, 0, true);
+    } else if (es == null || !es.enabled()) {
+      early = new EarlyStop(false, "val_loss", 3, 0, false);
+    } else {
+      early =
+          new EarlyStop(
+              true,
+              blank(es.metric()) ? "val_loss" : es.metric(),
+              es.patience() != 0 ? es.patience() : (automatic ? 0 : 3),
+              es.minDelta(),
+              es.restoreBest());
+    }
     Hyper hyperWithDefaults =
         new Hyper(
             optimizer,
@@ -118,8 +190,8 @@ public record RunSpec(
             h.stepEpochs() != 0 ? h.stepEpochs() : 5,
             set(h.stepGamma()) ? h.stepGamma() : 0.1,
             h.batchSize() != 0 ? h.batchSize() : 32,
-            h.epochs() != 0 ? h.epochs() : 5,
-            strategy == Strategy.GRADUAL && h.headEpochs() == 0 ? 1 : h.headEpochs(),
+            h.epochs() != 0 ? h.epochs() : (automatic ? 0 : 5),
+            strategy == Strategy.GRADUAL && h.headEpochs() == 0 && !automatic ? 1 : h.headEpochs(),
             early,
             h.augmentRandomCrop(),
             h.augmentHorizontalFlip(),
@@ -183,9 +255,11 @@ public record RunSpec(
     require(
         Set.of("SGD", "ADAM", "ADAMW").contains(h.optimizer()),
         "optimizer '" + h.optimizer() + "': use SGD, ADAM or ADAMW");
+    boolean automatic = h.automatic();
     require(
-        h.learningRate() > 0 && h.learningRate() <= 10,
-        "learning_rate must be in (0, 10], got " + h.learningRate());
+        (h.learningRate() > 0 || (automatic && h.learningRate() == 0)) && h.learningRate() <= 10,
+        "learning_rate must be in (0, 10] (or 0 with epochs 0: a range test picks it), got "
+            + h.learningRate());
     require(
         h.backboneLrMultiplier() > 0 && h.backboneLrMultiplier() <= 10,
         "backbone_lr_multiplier must be in (0, 10], got " + h.backboneLrMultiplier());
@@ -200,22 +274,24 @@ public record RunSpec(
     require(
         h.batchSize() >= 1 && h.batchSize() <= 4096,
         "batch_size must be 1..4096, got " + h.batchSize());
-    require(h.epochs() >= 1 && h.epochs() <= 1000, "epochs must be 1..1000, got " + h.epochs());
     require(
-        h.warmupEpochs() >= 0 && h.warmupEpochs() < h.epochs(),
+        h.epochs() >= 0 && h.epochs() <= 1000,
+        "epochs must be 1..1000, or 0 for a budget chosen from the data size, got " + h.epochs());
+    require(
+        h.warmupEpochs() >= 0 && (automatic || h.warmupEpochs() < h.epochs()),
         "warmup_epochs must be in [0, epochs), got " + h.warmupEpochs());
     require(h.stepEpochs() >= 1, "step_epochs must be >= 1, got " + h.stepEpochs());
     require(
         h.stepGamma() > 0 && h.stepGamma() <= 1,
         "step_gamma must be in (0, 1], got " + h.stepGamma());
     require(
-        h.headEpochs() >= 0 && (h.headEpochs() == 0 || h.headEpochs() < h.epochs()),
+        h.headEpochs() >= 0 && (h.headEpochs() == 0 || automatic || h.headEpochs() < h.epochs()),
         "head_epochs must be smaller than epochs, got " + h.headEpochs());
     require(
         STOP_METRICS.contains(h.earlyStopping().metric()),
         "early_stopping.metric '" + h.earlyStopping().metric() + "': use one of " + STOP_METRICS);
     require(
-        h.earlyStopping().patience() >= 1,
+        h.earlyStopping().patience() >= 1 || (automatic && h.earlyStopping().patience() == 0),
         "early_stopping.patience must be >= 1, got " + h.earlyStopping().patience());
     require(h.earlyStopping().minDelta() >= 0, "early_stopping.min_delta must be >= 0");
     require(

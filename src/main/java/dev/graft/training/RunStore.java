@@ -302,7 +302,8 @@ public class RunStore {
         r.createdAt,
         r.startedAt,
         r.finishedAt,
-        r.parentRunId == null ? 0 : r.parentRunId);
+        r.parentRunId == null ? 0 : r.parentRunId,
+        TrainingPlan.fromMap(s.get("plan")));
   }
 
   /** The base model and dataset rows a run needs, by name. */

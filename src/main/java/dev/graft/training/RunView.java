@@ -5,7 +5,10 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 
-/** A run as callers see it: configuration, status, metrics and results. */
+/**
+ * A run as callers see it: configuration, status, metrics and results; {@code plan} is null until
+ * the run started.
+ */
 public record RunView(
     long id,
     long experimentId,
@@ -34,7 +37,8 @@ public record RunView(
     Instant createdAt,
     Instant startedAt,
     Instant finishedAt,
-    long parentRunId) {
+    long parentRunId,
+    TrainingPlan plan) {
 
   /** One metric value at one epoch. */
   public record EpochValue(String key, int epoch, double value) {}

@@ -153,6 +153,9 @@ public class Runs {
       byEpoch.computeIfAbsent(v.epoch(), e -> new LinkedHashMap<>()).put(v.key(), v.value());
     }
     Instant when = run.startedAt() == null ? created : run.startedAt();
+    if (run.plan() != null) {
+      past.add(new RunEvent.PlanChosen(run.id(), ++seq, when, run.plan()));
+    }
     for (Map.Entry<Integer, Map<String, Double>> e : byEpoch.entrySet()) {
       past.add(new RunEvent.EpochEnded(run.id(), ++seq, when, e.getKey(), e.getValue()));
     }

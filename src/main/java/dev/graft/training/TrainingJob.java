@@ -133,15 +133,23 @@ public class TrainingJob {
           spec.hyper().classWeighting()
               ? classWeights(reader.labels(), train, labels.size())
               : null;
-      TrainingLoop.Listener listener = listener(runId, spec, memory);
       Checkpoint checkpoint = new Checkpoint(runDir);
-
-      // With a frozen backbone the head trains on features computed once; else on the images.
-      BatchSource source = raw;
-      ModelProto graph = grafted.graph();
-      if (cache) {
-        long[] featureShape = GraphSurgery.featureShape(grafted.graph(), grafted.featureTensor());
-        float[][] features =
+      RunSpec.Hyper h = spec.hyper();
+      // With the automatic budget a linear head on frozen features is fitted by a solver: the
+      // whole of TRANSFER_LEARNING, and the linear-probe phase of GRADUAL (LP-FT).
+      boolean solver =
+          h.automatic()
+              && spec.head().hiddenSizes().isEmpty()
+              && !h.augments()
+              && !h.classWeighting()
+              && (spec.strategy() == Strategy.TRANSFER_LEARNING
+                  || spec.strategy() == Strategy.GRADUAL);
+      boolean probeFirst = solver && spec.strategy() == Strategy.GRADUAL;
+      long[] featureShape = null;
+      float[][] features = null;
+      if (cache || probeFirst) {
+        featureShape = GraphSurgery.featureShape(grafted.graph(), grafted.featureTensor());
+        features =
             Features.compute(
                 GraphSurgery.cut(grafted.graph(), grafted.featureTensor()),
                 raw,
@@ -149,29 +157,284 @@ public class TrainingJob {
                 reader.size(),
                 device,
                 token);
-        source = BatchSource.cached(features, reader.labels(), featureShape);
-        graph = HeadGraph.extract(grafted.graph(), grafted.featureTensor(), featureShape);
       }
-      TrainingLoop loop =
-          new TrainingLoop(
-              spec,
-              device,
-              source,
-              train,
-              split.validation(),
-              classWeights,
-              labels.size(),
-              checkpoint,
-              token,
-              listener,
-              config.progressIntervalMs());
-      ModelProto trained =
-          cache
-              ? HeadGraph.merge(grafted.graph(), loop.run(graph, epoch -> FreezeSpec.none()))
-              : loop.run(graph, epoch -> grafted.freezeAt(epoch, spec.hyper().headEpochs()));
+      ModelProto trained;
+      if (solver && !probeFirst) {
+        events.publish(
+            runId,
+            seq ->
+                new RunEvent.PhaseStarted(
+                    runId, seq, RunEventHub.now(), "linear-probe", SOLVER_DETAIL));
+        HeadSolver.Result fit =
+            HeadSolver.fit(
+                grafted.graph(),
+                features,
+                featureShape,
+                reader.labels(),
+                train,
+                split.validation(),
+                labels.size(),
+                token);
+        TrainingPlan plan =
+            new TrainingPlan(
+                0,
+                0,
+                0,
+                train.length,
+                0,
+                "none: L-BFGS needs no learning rate",
+                "",
+                0,
+                0,
+                false,
+                0,
+                "L-BFGS",
+                fit.selection().head().l2(),
+                List.of(fit.search()),
+                List.of("linear-probe"),
+                SOLVER_REASON);
+        recordPlan(runId, plan);
+        listener(
+                runId,
+                spec.withHyper(h.resolved(1, 0, "CONSTANT", 0, 0, h.earlyStopping())),
+                memory)
+            .epochEnded(1, fit.metrics(""));
+        trained = fit.graph();
+      } else {
+        ModelProto start = grafted.graph();
+        HeadSolver.Result probe = null;
+        List<String> phases = new ArrayList<>();
+        if (probeFirst) {
+          events.publish(
+              runId,
+              seq ->
+                  new RunEvent.PhaseStarted(
+                      runId, seq, RunEventHub.now(), "linear-probe", SOLVER_DETAIL));
+          probe =
+              HeadSolver.fit(
+                  grafted.graph(),
+                  features,
+                  featureShape,
+                  reader.labels(),
+                  train,
+                  split.validation(),
+                  labels.size(),
+                  token);
+          start = probe.graph();
+          Map<String, Double> values = probe.metrics("probe_");
+          store.epoch(runId, 0, values);
+          events.publish(
+              runId, seq -> new RunEvent.EpochEnded(runId, seq, RunEventHub.now(), 0, values));
+          phases.add("linear-probe");
+          features = null; // the fine-tuning phase trains on the images
+        }
+        // With a frozen backbone the head trains on features computed once; else on the images.
+        BatchSource source = raw;
+        ModelProto graph = start;
+        if (cache) {
+          source = BatchSource.cached(features, reader.labels(), featureShape);
+          graph = HeadGraph.extract(start, grafted.featureTensor(), featureShape);
+        }
+        TrainingPlan plan =
+            run.plan() != null
+                ? run.plan()
+                : plan(
+                    spec,
+                    train,
+                    cache,
+                    probe,
+                    phases,
+                    graph,
+                    cache ? FreezeSpec.none() : grafted.freezeAt(0, probeFirst ? 0 : 1),
+                    source,
+                    classWeights,
+                    labels.size(),
+                    device,
+                    token);
+        if (run.plan() == null) {
+          recordPlan(runId, plan);
+        }
+        RunSpec effective =
+            spec.withHyper(
+                h.resolved(
+                    plan.epochs(),
+                    plan.learningRate(),
+                    plan.schedule(),
+                    plan.warmupEpochs(),
+                    plan.headEpochs(),
+                    new RunSpec.EarlyStop(
+                        plan.earlyStopping(),
+                        h.earlyStopping().metric(),
+                        Math.max(1, plan.patience()),
+                        h.earlyStopping().minDelta(),
+                        h.earlyStopping().restoreBest())));
+        String phase = plan.phases().get(plan.phases().size() - 1);
+        events.publish(
+            runId,
+            seq ->
+                new RunEvent.PhaseStarted(
+                    runId,
+                    seq,
+                    RunEventHub.now(),
+                    phase,
+                    String.format(
+                        java.util.Locale.ROOT,
+                        "%d epochs at most, learning rate %.3g (%s), %s",
+                        plan.epochs(),
+                        plan.learningRate(),
+                        plan.learningRateSource(),
+                        plan.schedule())));
+        TrainingLoop loop =
+            new TrainingLoop(
+                effective,
+                device,
+                source,
+                train,
+                split.validation(),
+                classWeights,
+                labels.size(),
+                checkpoint,
+                token,
+                listener(runId, effective, memory),
+                config.progressIntervalMs());
+        int headEpochs = effective.hyper().headEpochs();
+        trained =
+            cache
+                ? HeadGraph.merge(start, loop.run(graph, epoch -> FreezeSpec.none()))
+                : loop.run(
+                    graph,
+                    probeFirst
+                        ? epoch -> grafted.freeze()
+                        : epoch -> grafted.freezeAt(epoch, headEpochs));
+      }
       token.check();
       finish(runId, run, spec, grafted, trained, raw, split, runDir, memory);
     }
+  }
+
+  private static final String SOLVER_DETAIL =
+      "multinomial logistic regression on the frozen backbone's features, fitted to convergence by"
+          + " L-BFGS, L2 strength picked on the validation split";
+  private static final String SOLVER_REASON =
+      "epochs 0 with a linear head on frozen features: the head is fitted to convergence by L-BFGS"
+          + " (gradient max-abs < 1e-5, at most 300 iterations per L2 strength) for each L2 in"
+          + " {1, 1e-1, ..., 1e-6} on standardised features, the best validation accuracy kept"
+          + " (CLIP's linear-probe protocol)";
+
+  private void recordPlan(long runId, TrainingPlan plan) {
+    store.summarize(runId, Map.of("plan", plan.toMap()), null);
+    events.publish(runId, seq -> new RunEvent.PlanChosen(runId, seq, RunEventHub.now(), plan));
+    LOG.infof("Run %d plan: %s", runId, plan);
+  }
+
+  /**
+   * The plan of a run that trains by gradient: as requested, or with {@code epochs: 0} the {@link
+   * Budget} for the data size, the range test's rate when {@code learning_rate} is 0, warm-up and
+   * cosine decay in place of a CONSTANT schedule without warm-up, and the budget's patience.
+   */
+  private static TrainingPlan plan(
+      RunSpec spec,
+      int[] train,
+      boolean cached,
+      HeadSolver.Result probe,
+      List<String> phasesBefore,
+      ModelProto graph,
+      FreezeSpec firstFreeze,
+      BatchSource source,
+      float[] classWeights,
+      int classes,
+      Device device,
+      CancelToken token) {
+    RunSpec.Hyper h = spec.hyper();
+    int steps = Budget.stepsPerEpoch(train.length, h.batchSize());
+    List<String> phases = new ArrayList<>(phasesBefore);
+    switch (spec.strategy()) {
+      case TRANSFER_LEARNING -> phases.add(cached ? "head (cached features)" : "head");
+      case GRADUAL -> {
+        if (probe == null) {
+          phases.add("head");
+        }
+        phases.add("fine-tune");
+      }
+      case FINE_TUNING -> phases.add("fine-tune");
+      default -> phases.add("train");
+    }
+    double l2 = probe == null ? 0 : probe.selection().head().l2();
+    List<TrainingPlan.L2Point> search = probe == null ? List.of() : List.of(probe.search());
+    String headFit = probe == null ? "gradient" : "L-BFGS, then gradient";
+    RunSpec.EarlyStop es = h.earlyStopping();
+    if (!h.automatic()) {
+      return new TrainingPlan(
+          h.epochs(),
+          steps,
+          (long) steps * h.epochs(),
+          train.length,
+          h.learningRate(),
+          "as requested (or the optimizer's default)",
+          h.schedule(),
+          h.warmupEpochs(),
+          h.headEpochs(),
+          es.enabled(),
+          es.patience(),
+          headFit,
+          l2,
+          search,
+          phases,
+          "epochs " + h.epochs() + " as requested");
+    }
+    int epochs = Budget.epochs(train.length, h.batchSize(), cached);
+    String schedule = h.schedule();
+    int warmup = h.warmupEpochs();
+    if ("CONSTANT".equals(schedule) && warmup == 0) {
+      schedule = "COSINE";
+      warmup = Budget.warmupEpochs(epochs);
+    }
+    warmup = Math.min(warmup, epochs - 1);
+    int headEpochs = 0;
+    if (spec.strategy() == Strategy.GRADUAL && probe == null) {
+      headEpochs =
+          h.headEpochs() > 0 ? Math.min(h.headEpochs(), epochs - 1) : Math.max(1, epochs / 4);
+    }
+    int patience = es.enabled() && es.patience() == 0 ? Budget.patience(epochs) : es.patience();
+    double rate = h.learningRate();
+    String rateSource = "given";
+    if (rate == 0) {
+      RangeTest.Result found =
+          RangeTest.run(
+              graph,
+              firstFreeze,
+              h,
+              spec.strategy().slowsBackbone() ? GraphSurgery::isHead : name -> true,
+              spec.seed(),
+              device,
+              source,
+              train,
+              classWeights,
+              classes,
+              token);
+      rate = found.rate();
+      rateSource = found.describe();
+    }
+    return new TrainingPlan(
+        epochs,
+        steps,
+        (long) steps * epochs,
+        train.length,
+        rate,
+        rateSource,
+        schedule,
+        warmup,
+        headEpochs,
+        es.enabled(),
+        patience,
+        headFit,
+        l2,
+        search,
+        phases,
+        Budget.reason(train.length, h.batchSize(), cached)
+            + (warmup > 0 && !schedule.equals(h.schedule())
+                ? "; CONSTANT without warm-up becomes " + warmup + " warm-up epochs + cosine decay"
+                : ""));
   }
 
   private TrainingLoop.Listener listener(long runId, RunSpec spec, MemoryWatch memory) {

@@ -76,18 +76,52 @@ class TrainingUnitsTest {
   }
 
   @Test
-  void defaultsFillEveryUnsetValue() {
+  void defaultsFillEveryUnsetValueAndLeaveTheBudgetToTheRun() {
     RunSpec s = spec(Strategy.GRADUAL).withDefaults().validate();
     assertEquals("gradual", s.name());
     assertEquals("ADAM", s.hyper().optimizer());
-    assertEquals(0.001, s.hyper().learningRate());
     assertEquals(0.1, s.hyper().backboneLrMultiplier());
     assertEquals(32, s.hyper().batchSize());
-    assertEquals(5, s.hyper().epochs());
-    assertEquals(1, s.hyper().headEpochs());
     assertEquals(42, s.seed());
     assertEquals("AUTO", s.device());
     assertEquals(0.1, s.split().validationFraction());
+    // epochs 0: the budget, the rate (range test) and the patience are chosen when the run starts.
+    assertTrue(s.hyper().automatic());
+    assertEquals(0, s.hyper().epochs());
+    assertEquals(0, s.hyper().learningRate());
+    assertEquals(0, s.hyper().headEpochs());
+    assertEquals(new RunSpec.EarlyStop(true, "val_loss", 0, 0, true), s.hyper().earlyStopping());
+  }
+
+  @Test
+  void anExplicitBudgetKeepsTheFixedDefaults() {
+    RunSpec d = spec(Strategy.GRADUAL);
+    RunSpec.Hyper h = d.hyper().resolved(4, 0, "", 0, 0, null);
+    RunSpec s = d.withHyper(h).withDefaults().validate();
+    assertEquals(4, s.hyper().epochs());
+    assertEquals(0.001, s.hyper().learningRate());
+    assertEquals(1, s.hyper().headEpochs());
+    assertEquals(new RunSpec.EarlyStop(false, "val_loss", 3, 0, false), s.hyper().earlyStopping());
+    // Pre-training keeps its fixed 5 epochs.
+    assertEquals(5, spec(Strategy.PRETRAINING).withDefaults().hyper().epochs());
+  }
+
+  @Test
+  void theBudgetGivesSmallDataHundredsOfSteps() {
+    assertEquals(200, Budget.epochs(50, 32, false));
+    assertEquals(400, 200L * Budget.stepsPerEpoch(50, 32));
+    assertEquals(143, Budget.epochs(200, 32, false));
+    assertEquals(32, Budget.epochs(1000, 32, false));
+    assertEquals(10, Budget.epochs(50_000, 32, false));
+    assertEquals(1000, Budget.epochs(50, 32, true));
+    assertEquals(94, Budget.epochs(1000, 32, true));
+    assertEquals(20, Budget.epochs(100_000, 32, true));
+    assertEquals(20, Budget.patience(200));
+    assertEquals(5, Budget.patience(32));
+    assertEquals(10, Budget.warmupEpochs(200));
+    assertEquals(2, Budget.warmupEpochs(32));
+    assertEquals(0, Budget.warmupEpochs(1));
+    assertTrue(Budget.reason(50, 32, false).contains("200 epochs"), Budget.reason(50, 32, false));
   }
 
   @Test

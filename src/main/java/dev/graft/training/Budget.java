@@ -1,0 +1,67 @@
+package dev.graft.training;
+
+/**
+ * The automatic budget of a run with {@code epochs: 0}: enough optimizer steps for the data size,
+ * with early stopping to end it once the validation loss stops improving.
+ *
+ * <p>epochs = clamp(ceil(minSteps / stepsPerEpoch), minEpochs, maxEpochs), stepsPerEpoch =
+ * ceil(examples / batch). On images minSteps = 1,000, epochs 10..200: 50 examples at batch 32 get
+ * 200 epochs (400 steps), 200 get 143 (1,001 steps), 1,000 get 32 (1,024 steps), 50,000 get 10. On
+ * cached features (a head alone, where a step costs microseconds) minSteps = 3,000, epochs
+ * 20..1,000. A fixed epoch count instead gives 50 examples ~30 steps, far from converged. Patience
+ * = max(5, ceil(epochs / 10)) epochs; warm-up = max(1, round(epochs / 20)) epochs.
+ */
+final class Budget {
+
+  static final int IMAGE_MIN_STEPS = 1000;
+  static final int IMAGE_MIN_EPOCHS = 10;
+  static final int IMAGE_MAX_EPOCHS = 200;
+  static final int CACHED_MIN_STEPS = 3000;
+  static final int CACHED_MIN_EPOCHS = 20;
+  static final int CACHED_MAX_EPOCHS = 1000;
+
+  private Budget() {}
+
+  static int stepsPerEpoch(int examples, int batchSize) {
+    return Math.max(1, (examples + batchSize - 1) / batchSize);
+  }
+
+  /** Epochs for {@code examples} training examples at {@code batchSize}. */
+  static int epochs(int examples, int batchSize, boolean cachedFeatures) {
+    int steps = stepsPerEpoch(examples, batchSize);
+    int minSteps = cachedFeatures ? CACHED_MIN_STEPS : IMAGE_MIN_STEPS;
+    int min = cachedFeatures ? CACHED_MIN_EPOCHS : IMAGE_MIN_EPOCHS;
+    int max = cachedFeatures ? CACHED_MAX_EPOCHS : IMAGE_MAX_EPOCHS;
+    int wanted = (minSteps + steps - 1) / steps;
+    return Math.max(min, Math.min(max, wanted));
+  }
+
+  static int patience(int epochs) {
+    return Math.max(5, (epochs + 9) / 10);
+  }
+
+  static int warmupEpochs(int epochs) {
+    return epochs < 2 ? 0 : Math.max(1, (int) Math.round(epochs / 20.0));
+  }
+
+  /** The rule in words, with its numbers, for the run's plan. */
+  static String reason(int examples, int batchSize, boolean cachedFeatures) {
+    int steps = stepsPerEpoch(examples, batchSize);
+    int epochs = epochs(examples, batchSize, cachedFeatures);
+    return String.format(
+        java.util.Locale.ROOT,
+        "epochs 0: %d training examples at batch %d are %d steps per epoch; %d epochs ="
+            + " clamp(ceil(%d / %d), %d, %d) = %d steps at most, early stopping on val_loss"
+            + " (patience %d) with the best epoch restored",
+        examples,
+        batchSize,
+        steps,
+        epochs,
+        cachedFeatures ? CACHED_MIN_STEPS : IMAGE_MIN_STEPS,
+        steps,
+        cachedFeatures ? CACHED_MIN_EPOCHS : IMAGE_MIN_EPOCHS,
+        cachedFeatures ? CACHED_MAX_EPOCHS : IMAGE_MAX_EPOCHS,
+        (long) epochs * steps,
+        patience(epochs));
+  }
+}
