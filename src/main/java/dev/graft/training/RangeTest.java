@@ -22,8 +22,11 @@ import java.util.function.Predicate;
  * The learning-rate range test (Smith 2017; fastai's {@code lr_find}): a throw-away copy of the
  * model trains for {@link #STEPS} steps while the rate grows exponentially from {@link #START} to
  * {@link #END}; the rate is the one where the smoothed loss was lowest, divided by 10 (fastai's
- * "minimum / 10" suggestion), kept within [{@link #LOWEST}, {@link #HIGHEST}]. The sweep stops once
- * the loss diverges (above 4x its minimum).
+ * "minimum / 10" suggestion), kept within [{@link #LOWEST}, {@link #HIGHEST}] (Adam/AdamW: at most
+ * {@link #HIGHEST_ADAM}). The sweep stops once the loss diverges (above 4x its minimum). When the
+ * loss never turned up (lowest in the last tenth of the sweep, as on a handful of examples the
+ * model memorises) the curve says nothing about where training breaks: the test is inconclusive and
+ * the run keeps the optimizer's default rate.
  */
 final class RangeTest {
 
@@ -32,6 +35,7 @@ final class RangeTest {
   static final double END = 1;
   static final double LOWEST = 1e-5;
   static final double HIGHEST = 0.1;
+  static final double HIGHEST_ADAM = 0.01;
   private static final double SMOOTHING = 0.98;
 
   private RangeTest() {}
@@ -41,9 +45,21 @@ final class RangeTest {
    * @param lowestLossRate where the smoothed loss was lowest
    * @param steps steps the sweep ran before it stopped
    */
-  record Result(double rate, double lowestLossRate, double lowestLoss, int steps) {
+  record Result(
+      double rate, double lowestLossRate, double lowestLoss, int steps, boolean conclusive) {
 
     String describe() {
+      if (!conclusive) {
+        return String.format(
+            Locale.ROOT,
+            "range test inconclusive: %d steps from %.0e to %.0e and the smoothed loss was still"
+                + " falling (lowest %.4f at %.3g); the optimizer's default rate",
+            steps,
+            START,
+            END,
+            lowestLoss,
+            lowestLossRate);
+      }
       return String.format(
           Locale.ROOT,
           "range test: %d steps from %.0e to %.0e, smoothed loss lowest (%.4f) at %.3g, rate ="
@@ -71,6 +87,7 @@ final class RangeTest {
       CancelToken token) {
     RunSpec.Hyper unit = hyper.withLearningRate(1);
     double best = Double.POSITIVE_INFINITY;
+    int bestStep = 0;
     double bestRate = START;
     double average = 0;
     int done = 0;
@@ -127,6 +144,7 @@ final class RangeTest {
             if (smoothed < best) {
               best = smoothed;
               bestRate = rate;
+              bestStep = step;
             }
             if (step > 10 && smoothed > 4 * best) {
               break;
@@ -135,7 +153,12 @@ final class RangeTest {
         }
       }
     }
-    double suggested = Math.max(LOWEST, Math.min(HIGHEST, bestRate / 10));
-    return new Result(suggested, bestRate, best, done);
+    double highest = "SGD".equals(hyper.optimizer()) ? HIGHEST : HIGHEST_ADAM;
+    boolean conclusive = bestStep < STEPS * 9 / 10;
+    double suggested =
+        conclusive
+            ? Math.max(LOWEST, Math.min(highest, bestRate / 10))
+            : RunSpec.defaultLearningRate(hyper.optimizer());
+    return new Result(suggested, bestRate, best, done, conclusive);
   }
 }
