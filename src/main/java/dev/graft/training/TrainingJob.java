@@ -301,11 +301,15 @@ public class TrainingJob {
         trained =
             cache
                 ? HeadGraph.merge(start, loop.run(graph, epoch -> FreezeSpec.none()))
-                : loop.run(
-                    graph,
-                    probeFirst
-                        ? epoch -> grafted.freeze()
-                        : epoch -> grafted.freezeAt(epoch, headEpochs));
+                : probeFirst
+                    ? loop.run(
+                        graph,
+                        epoch -> grafted.freeze(),
+                        probe
+                            .validation()
+                            .metrics("val")
+                            .get(effective.hyper().earlyStopping().metric()))
+                    : loop.run(graph, epoch -> grafted.freezeAt(epoch, headEpochs));
       }
       token.check();
       finish(runId, run, spec, grafted, trained, raw, split, runDir, memory);

@@ -79,13 +79,27 @@ final class TrainingLoop {
    * @param freezeAt which initializers train in a given epoch (0-based)
    */
   ModelProto run(ModelProto graph, Function<Integer, FreezeSpec> freezeAt) {
+    return run(graph, freezeAt, Double.NaN);
+  }
+
+  /**
+   * As {@link #run(ModelProto, Function)}, with {@code graph} itself as epoch 0 of early stopping
+   * when {@code startValue} (its early-stopping metric) is a number: LP-FT's fine-tuning must beat
+   * the linear probe it starts from, else the probe is what the run keeps.
+   */
+  ModelProto run(ModelProto graph, Function<Integer, FreezeSpec> freezeAt, double startValue) {
     RunSpec.Hyper h = spec.hyper();
     RunSpec.EarlyStop early = h.earlyStopping();
     boolean resuming = checkpoint.exists();
+    boolean baseline = !resuming && !Double.isNaN(startValue) && early.enabled();
     Checkpoint.State state =
-        resuming ? checkpoint.state() : Checkpoint.State.initial(early.lowerIsBetter());
+        resuming
+            ? checkpoint.state()
+            : baseline
+                ? new Checkpoint.State(0, startValue, 0, 0, false)
+                : Checkpoint.State.initial(early.lowerIsBetter());
     ModelProto current = resuming ? checkpoint.weights() : graph;
-    ModelProto best = resuming ? checkpoint.best() : null;
+    ModelProto best = resuming ? checkpoint.best() : (baseline ? graph : null);
     boolean restoreOptimizer = resuming;
     while (state.epochsDone() < h.epochs() && !state.stopped()) {
       FreezeSpec freeze = freezeAt.apply(state.epochsDone());
