@@ -156,9 +156,10 @@ public class RunSearch {
   }
 
   private static int columns(List<OrderKey> order) {
+    SearchCompiler compiler = new SearchCompiler();
     int n = 0;
     for (OrderKey k : order) {
-      n += SearchCompiler.sortValues(k.field()).size();
+      n += compiler.sortValues(k.field()).size();
     }
     return n;
   }
@@ -190,10 +191,11 @@ public class RunSearch {
      * the first key.
      */
     Sql sql(int limit) {
+      SearchCompiler compiler = new SearchCompiler();
       List<Sql> values = new ArrayList<>();
       List<Boolean> descending = new ArrayList<>();
       for (OrderKey k : order) {
-        for (Sql v : SearchCompiler.sortValues(k.field())) {
+        for (Sql v : compiler.sortValues(k.field())) {
           values.add(v);
           descending.add(k.descending());
         }
@@ -203,12 +205,15 @@ public class RunSearch {
       for (int i = 0; i < values.size(); i++) {
         inner.sql(", ").append(values.get(i)).sql(" AS k" + i);
       }
+      Sql where = compiler.where(filter);
       inner
           .sql(
               " FROM run r JOIN experiment e ON e.id = r.experiment_id"
                   + " LEFT JOIN base_model b ON b.id = r.base_model_id"
-                  + " LEFT JOIN dataset d ON d.id = r.dataset_id WHERE ")
-          .append(SearchCompiler.where(filter));
+                  + " LEFT JOIN dataset d ON d.id = r.dataset_id")
+          .append(compiler.joins())
+          .sql(" WHERE ")
+          .append(where);
       if (!experiments.isEmpty()) {
         inner.sql(" AND r.experiment_id IN (").params(experiments).sql(")");
       }

@@ -4,6 +4,7 @@ import dev.graft.experiments.search.Field.Type;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -19,9 +20,31 @@ final class SearchCompiler {
   private static final Map<String, String> OPERATORS =
       Map.of("=", "=", "!=", "<>", "<", "<", "<=", "<=", ">", ">", ">=", ">=");
 
-  private SearchCompiler() {}
+  /** Metric key → alias of its LEFT JOIN on run_metric_summary, in order of first use. */
+  private final Map<String, String> metricJoins = new LinkedHashMap<>();
 
-  static Sql where(Filter filter) {
+  /**
+   * The LEFT JOINs the compiled fragments use: one per metric key, so the planner can drive a
+   * metric filter from the summary's (key, value) index and sort without a subquery per run.
+   */
+  Sql joins() {
+    Sql out = new Sql();
+    metricJoins.forEach(
+        (key, alias) ->
+            out.sql(
+                    " LEFT JOIN run_metric_summary "
+                        + alias
+                        + " ON "
+                        + alias
+                        + ".run_id = r.id"
+                        + " AND "
+                        + alias
+                        + ".key = ")
+                .param(key));
+    return out;
+  }
+
+  Sql where(Filter filter) {
     Sql out = new Sql();
     if (filter instanceof Filter.All) {
       out.sql("TRUE");
@@ -43,7 +66,7 @@ final class SearchCompiler {
     return out;
   }
 
-  private static void compare(Sql out, Field field, String op, Filter.Literal value) {
+  private void compare(Sql out, Field field, String op, Filter.Literal value) {
     String sqlOp = OPERATORS.get(op);
     if (field.type() == Type.TAGS) {
       Sql has = new Sql().param(((Filter.Text) value).value()).sql(" = ANY(e.tags)");
@@ -55,7 +78,7 @@ final class SearchCompiler {
     out.sql(")");
   }
 
-  private static void in(Sql out, Filter.In in) {
+  private void in(Sql out, Filter.In in) {
     Field field = in.field();
     out.sql(in.negated() ? "(NOT " : "(");
     if (field.type() == Type.TAGS) {
@@ -75,7 +98,7 @@ final class SearchCompiler {
     out.sql(")");
   }
 
-  private static void like(Sql out, Filter.Like like) {
+  private void like(Sql out, Filter.Like like) {
     String op = like.caseInsensitive() ? " ILIKE " : " LIKE ";
     out.sql(like.negated() ? "(NOT " : "(");
     if (like.field().type() == Type.TAGS) {
@@ -89,7 +112,7 @@ final class SearchCompiler {
     out.sql(")");
   }
 
-  private static void isNull(Sql out, Filter.IsNull n) {
+  private void isNull(Sql out, Filter.IsNull n) {
     Field field = n.field();
     Sql missing = new Sql();
     if (field instanceof Field.Attribute a) {
@@ -113,7 +136,7 @@ final class SearchCompiler {
   }
 
   /** The field's value as SQL of the kind {@code literal} needs. */
-  static Sql value(Field field, Filter.Literal literal) {
+  Sql value(Field field, Filter.Literal literal) {
     if (field instanceof Field.Attribute a) {
       return new Sql().sql(a.attr().column);
     }
@@ -133,7 +156,7 @@ final class SearchCompiler {
   }
 
   /** The SQL expressions an ordering by {@code field} sorts on (float8 or text). */
-  static List<Sql> sortValues(Field field) {
+  List<Sql> sortValues(Field field) {
     List<Sql> out = new ArrayList<>();
     if (field instanceof Field.Attribute a) {
       String c = a.attr().column;
@@ -170,14 +193,12 @@ final class SearchCompiler {
         .sql(")" + cast + " END)");
   }
 
-  private static Sql metric(Field.Metric m) {
-    return new Sql()
-        .sql(
-            "(SELECT s."
-                + m.aggregate().column
-                + " FROM run_metric_summary s WHERE s.run_id = r.id AND s.key = ")
-        .param(m.key())
-        .sql(")");
+  private Sql metric(Field.Metric m) {
+    return new Sql().sql(alias(m.key()) + "." + m.aggregate().column);
+  }
+
+  private String alias(String key) {
+    return metricJoins.computeIfAbsent(key, k -> "m" + metricJoins.size());
   }
 
   private static Sql testMetric(String key) {
