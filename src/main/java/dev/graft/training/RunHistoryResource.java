@@ -2,13 +2,17 @@ package dev.graft.training;
 
 import dev.graft.core.GraftException;
 import dev.graft.experiments.search.RunSearch;
+import dev.graft.model.ModelVersionInfo;
+import dev.graft.model.ModelVersions;
 import jakarta.ws.rs.DefaultValue;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -23,9 +27,47 @@ import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 public class RunHistoryResource {
 
   private final RunHistory history;
+  private final Runs runs;
+  private final ModelVersions versions;
 
-  RunHistoryResource(RunHistory history) {
+  RunHistoryResource(RunHistory history, Runs runs, ModelVersions versions) {
     this.history = history;
+    this.runs = runs;
+    this.versions = versions;
+  }
+
+  /** A model version a run produced, as the lineage shows it (no server paths). */
+  public record Produced(
+      String modelName,
+      int version,
+      String sha256,
+      long sizeBytes,
+      double parityMaxAbsDiff,
+      List<String> aliases,
+      Instant createdAt) {}
+
+  /** One run with its full metric history and what it produced. */
+  public record RunDetail(RunView run, List<Produced> modelVersions) {}
+
+  /** {@code GET /api/runs/{id}}: the run, every metric point, confusion matrix, lineage. */
+  @GET
+  @Path("/{id}")
+  public RunDetail get(@PathParam("id") String id) {
+    long runId = number("run id", id);
+    RunView view = runs.get(runId);
+    List<Produced> produced = new ArrayList<>();
+    for (ModelVersionInfo v : versions.listByRun(runId)) {
+      produced.add(
+          new Produced(
+              v.modelName(),
+              v.version(),
+              v.sha256(),
+              v.sizeBytes(),
+              v.parityMaxAbsDiff(),
+              v.aliases(),
+              v.createdAt()));
+    }
+    return new RunDetail(view, produced);
   }
 
   /** A page of runs: each with its configuration and each metric's last value. */
