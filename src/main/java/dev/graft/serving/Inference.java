@@ -229,6 +229,9 @@ public class Inference {
                 + model.signature().inputShape()
                 + ")");
       }
+      if (!input.isImage()) {
+        checkFinite(row, "input " + i);
+      }
       if (data == null) {
         return row;
       }
@@ -266,7 +269,10 @@ public class Inference {
               + sig.inputShape()
               + " (-1 = any batch size)");
     }
-    long expected = shape.get(0) * (long) sig.rowSize();
+    long expected =
+        shape.get(0) <= Integer.MAX_VALUE / Math.max(1, sig.rowSize())
+            ? shape.get(0) * (long) sig.rowSize()
+            : Long.MAX_VALUE;
     if (data.length != expected) {
       throw new GraftException.InvalidArgument(
           "input '"
@@ -278,7 +284,23 @@ public class Inference {
               + " values, got "
               + data.length);
     }
+    checkFinite(data, "input '" + inputName + "'");
     return data;
+  }
+
+  /** NaN or infinite inputs give NaN scores: refused, naming the first such value. */
+  private static void checkFinite(float[] values, String what) {
+    for (int i = 0; i < values.length; i++) {
+      if (!Float.isFinite(values[i])) {
+        throw new GraftException.InvalidArgument(
+            what
+                + " has "
+                + values[i]
+                + " at value "
+                + i
+                + "; inputs must be finite numbers (no NaN or infinity)");
+      }
+    }
   }
 
   private static PredictionResult toPrediction(ModelRegistry.Answer answer, int rows, int topK) {

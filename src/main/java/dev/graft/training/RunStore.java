@@ -213,6 +213,34 @@ public class RunStore {
     return toView(find(id));
   }
 
+  /** One recorded change of a run's status. */
+  public record StatusChange(RunStatus status, String message, Instant at) {}
+
+  /** Every status the run went through, oldest first (recorded by a trigger on run.status). */
+  @Transactional
+  @SuppressWarnings("unchecked")
+  public List<StatusChange> statusChanges(long id) {
+    List<Object[]> rows =
+        runs.getEntityManager()
+            .createNativeQuery(
+                "SELECT status, message, changed_at FROM run_status_change WHERE run_id = ?1"
+                    + " ORDER BY id")
+            .setParameter(1, id)
+            .getResultList();
+    List<StatusChange> out = new ArrayList<>();
+    for (Object[] row : rows) {
+      Object at = row[2];
+      Instant when =
+          at instanceof Instant i
+              ? i
+              : at instanceof java.time.OffsetDateTime o
+                  ? o.toInstant()
+                  : ((java.sql.Timestamp) at).toInstant();
+      out.add(new StatusChange(RunStatus.valueOf((String) row[0]), (String) row[1], when));
+    }
+    return out;
+  }
+
   /** One page of runs, newest first. */
   @Transactional
   public RunPage list(long experimentId, RunStatus status, int pageSize, String pageToken) {
