@@ -94,8 +94,7 @@ public class RunScheduler {
         return; // cancelled while queued
       }
       events.status(runId, RunStatus.RUNNING, "");
-      job.run(runId, token);
-      store.finish(runId, RunStatus.SUCCEEDED, null);
+      job.run(runId, token); // its last step publishes the run SUCCEEDED (RunPublisher)
       events.status(runId, RunStatus.SUCCEEDED, "");
     } catch (CancelToken.Cancelled c) {
       RunStatus status = stopping ? RunStatus.INTERRUPTED : RunStatus.CANCELLED;
