@@ -1,6 +1,5 @@
 package dev.graft.training;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.graft.core.GraftException;
 import dev.graft.core.PageToken;
 import dev.graft.data.Dataset;
@@ -28,8 +27,6 @@ import java.util.Map;
 @ApplicationScoped
 public class RunStore {
 
-  private static final ObjectMapper JSON = new ObjectMapper();
-
   private final RunRepository runs;
   private final MetricPointRepository metrics;
   private final DatasetRepository datasets;
@@ -50,15 +47,6 @@ public class RunStore {
     return Instant.now().truncatedTo(ChronoUnit.MICROS);
   }
 
-  @SuppressWarnings("unchecked")
-  static Map<String, Object> toMap(RunSpec spec) {
-    return JSON.convertValue(spec, LinkedHashMap.class);
-  }
-
-  static RunSpec toSpec(Map<String, Object> config) {
-    return JSON.convertValue(config, RunSpec.class);
-  }
-
   @Transactional
   public long createQueued(
       RunSpec spec,
@@ -74,7 +62,7 @@ public class RunStore {
     r.baseModelId = baseModelId;
     r.datasetId = datasetId;
     r.parentRunId = parentRunId;
-    r.config = toMap(spec);
+    r.config = StoredRunSpec.write(spec);
     r.params = RunParams.of(spec);
     r.seed = spec.seed();
     r.requestedDevice = spec.device();
@@ -113,10 +101,7 @@ public class RunStore {
     r.splitHash = splitHash;
     r.trainableParams = trainable;
     r.totalParams = total;
-    Map<String, Object> summary = new LinkedHashMap<>(r.summary);
-    summary.put("featureCache", featureCache);
-    summary.put("labels", labels);
-    r.summary = summary;
+    r.summary = RunSummary.fromStored(r.summary).started(featureCache, labels).toStored();
     r.updatedAt = now();
   }
 
@@ -138,18 +123,41 @@ public class RunStore {
     find(id).updatedAt = now;
   }
 
-  /** Adds entries to the run's summary (test metrics, model version, checkpoint...). */
+  /** Records the test results. */
   @Transactional
-  public void summarize(long id, Map<String, Object> entries, Long peakMemoryBytes) {
+  public void tested(
+      long id,
+      Map<String, Double> testMetrics,
+      List<Long> confusionMatrix,
+      long testExamples,
+      Long peakMemoryBytes) {
     Run r = find(id);
-    Map<String, Object> summary = new LinkedHashMap<>(r.summary);
-    summary.putAll(entries);
-    r.summary = summary;
+    r.summary =
+        RunSummary.fromStored(r.summary)
+            .tested(testMetrics, confusionMatrix, testExamples)
+            .toStored();
+    peak(r, peakMemoryBytes);
+    r.updatedAt = now();
+  }
+
+  /** Records the published model version (inside {@link RunPublisher}'s transaction). */
+  @Transactional
+  public void published(
+      long id, String modelVersion, String onnxSha256, double parityMaxAbsDiff, Long peakMemory) {
+    Run r = find(id);
+    r.summary =
+        RunSummary.fromStored(r.summary)
+            .published(modelVersion, onnxSha256, parityMaxAbsDiff)
+            .toStored();
+    peak(r, peakMemory);
+    r.updatedAt = now();
+  }
+
+  private static void peak(Run r, Long peakMemoryBytes) {
     if (peakMemoryBytes != null) {
       r.peakMemoryBytes =
           Math.max(peakMemoryBytes, r.peakMemoryBytes == null ? 0 : r.peakMemoryBytes);
     }
-    r.updatedAt = now();
   }
 
   @Transactional
@@ -341,7 +349,7 @@ public class RunStore {
   @Transactional
   public Map<String, Object> params(long runId) {
     Run r = find(runId);
-    return r.params != null ? r.params : RunParams.of(toSpec(r.config));
+    return r.params != null ? r.params : RunParams.of(StoredRunSpec.read(r.id, r.config));
   }
 
   /** Every point of the given metric keys (all keys when empty), by key then step. */
@@ -379,19 +387,8 @@ public class RunStore {
             .toList());
   }
 
-  @SuppressWarnings("unchecked")
   private RunView toView(Run r, List<RunView.EpochValue> values) {
-    Map<String, Object> s = r.summary;
-    Map<String, Double> test = new LinkedHashMap<>();
-    if (s.get("testMetrics") instanceof Map<?, ?> m) {
-      m.forEach((k, v) -> test.put((String) k, ((Number) v).doubleValue()));
-    }
-    List<Long> confusion = new ArrayList<>();
-    if (s.get("confusionMatrix") instanceof List<?> l) {
-      l.forEach(v -> confusion.add(((Number) v).longValue()));
-    }
-    List<String> labels =
-        s.get("labels") instanceof List<?> l ? (List<String>) l : List.<String>of();
+    RunSummary s = RunSummary.fromStored(r.summary);
     String baseModel =
         r.baseModelId == null
             ? ""
@@ -408,20 +405,20 @@ public class RunStore {
         r.status,
         baseModel,
         dataset,
-        toSpec(r.config),
+        StoredRunSpec.read(r.id, r.config),
         r.device == null ? "" : r.device,
         r.seed,
         r.splitHash == null ? "" : r.splitHash,
         r.trainableParams == null ? 0 : r.trainableParams,
         r.totalParams == null ? 0 : r.totalParams,
-        Boolean.TRUE.equals(s.get("featureCache")),
+        s.featureCache(),
         values,
-        test,
-        confusion,
-        labels,
-        s.get("modelVersion") instanceof String v ? v : "",
-        s.get("onnxSha256") instanceof String h ? h : "",
-        s.get("parityMaxAbsDiff") instanceof Number n ? n.doubleValue() : 0,
+        s.testMetrics(),
+        s.confusionMatrix(),
+        s.labels(),
+        s.modelVersion(),
+        s.onnxSha256(),
+        s.parityMaxAbsDiff(),
         r.error == null ? "" : r.error,
         r.versions,
         r.peakMemoryBytes == null ? 0 : r.peakMemoryBytes,
@@ -436,7 +433,7 @@ public class RunStore {
   public int backfillParams() {
     List<Run> missing = runs.list("params is null");
     for (Run r : missing) {
-      r.params = RunParams.of(toSpec(r.config));
+      r.params = RunParams.of(StoredRunSpec.read(r.id, r.config));
     }
     return missing.size();
   }

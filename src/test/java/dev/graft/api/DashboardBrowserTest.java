@@ -216,12 +216,7 @@ class DashboardBrowserTest extends GraftTest {
               "val_macro_f1",
               0.45 + 0.12 * e));
     }
-    store.summarize(
-        id,
-        Map.of(
-            "testMetrics", Map.of("test_accuracy", 0.8),
-            "confusionMatrix", List.of(8, 2, 1, 9)),
-        null);
+    store.tested(id, Map.of("test_accuracy", 0.8), List.of(8L, 2L, 1L, 9L), 20, null);
     store.finish(id, RunStatus.SUCCEEDED, null);
     return id;
   }

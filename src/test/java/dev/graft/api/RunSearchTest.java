@@ -600,7 +600,7 @@ class RunSearchTest extends GraftTest {
         store.epoch(id, e, Map.of("val_accuracy", valAccuracy[e]));
       }
       if (testAccuracy >= 0) {
-        store.summarize(id, Map.of("testMetrics", Map.of("test_accuracy", testAccuracy)), null);
+        store.tested(id, Map.of("test_accuracy", testAccuracy), List.of(), 10, null);
       }
       store.finish(id, status, status == RunStatus.FAILED ? "it failed" : null);
     }

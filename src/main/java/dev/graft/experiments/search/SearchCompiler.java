@@ -201,14 +201,21 @@ final class SearchCompiler {
     return metricJoins.computeIfAbsent(key, k -> "m" + metricJoins.size());
   }
 
+  /** A test metric: stored summaries name them test_metrics (v1) or testMetrics (before). */
   private static Sql testMetric(String key) {
-    List<String> path = List.of("testMetrics", key);
+    Sql value =
+        new Sql()
+            .sql("COALESCE(")
+            .append(json("r.summary", List.of("test_metrics", key)))
+            .sql(", ")
+            .append(json("r.summary", List.of("testMetrics", key)))
+            .sql(")");
     return new Sql()
         .sql("(CASE WHEN jsonb_typeof(")
-        .append(json("r.summary", path))
+        .append(value)
         .sql(") = 'number' THEN (")
-        .append(jsonText("r.summary", path))
-        .sql(")::float8 END)");
+        .append(value)
+        .sql(" #>> '{}')::float8 END)");
   }
 
   private static Sql json(String column, List<String> path) {
