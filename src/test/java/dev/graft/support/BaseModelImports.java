@@ -4,6 +4,9 @@ import com.google.protobuf.ByteString;
 import dev.graft.api.v1.BaseModel;
 import dev.graft.api.v1.ImportBaseModelHeader;
 import dev.graft.api.v1.ImportBaseModelRequest;
+import dev.graft.api.v1.ImportCommit;
+import dev.graft.core.Artifacts;
+import java.util.HexFormat;
 import dev.graft.api.v1.ModelServiceGrpc;
 import io.grpc.Channel;
 import io.grpc.stub.StreamObserver;
@@ -13,7 +16,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Imports a base model through ModelService.ImportBaseModel as a client would: the header, then the
- * file in 64 KiB chunks. The one place new tests import through, so that a change of the import
+ * file in 64 KiB chunks, then the commit {size_bytes, sha256} that makes it count. The one place new tests import through, so that a change of the import
  * protocol changes this method only.
  */
 public final class BaseModelImports {
@@ -50,6 +53,13 @@ public final class BaseModelImports {
               .setChunk(ByteString.copyFrom(onnx, i, Math.min(chunk, onnx.length - i)))
               .build());
     }
+    requests.onNext(
+        ImportBaseModelRequest.newBuilder()
+            .setCommit(
+                ImportCommit.newBuilder()
+                    .setSizeBytes(onnx.length)
+                    .setSha256(HexFormat.of().formatHex(Artifacts.sha256Digest().digest(onnx))))
+            .build());
     requests.onCompleted();
     try {
       return result.get(2, TimeUnit.MINUTES);
