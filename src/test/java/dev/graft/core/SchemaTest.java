@@ -47,7 +47,7 @@ class SchemaTest extends GraftTest {
 
   @Test
   void flywayOwnsTheSchema() {
-    assertEquals("1", flyway.info().current().getVersion().getVersion());
+    assertEquals("12", flyway.info().current().getVersion().getVersion());
     assertEquals(0, flyway.info().pending().length);
   }
 
