@@ -5,19 +5,19 @@ import dev.graft.api.v1.BaseModel;
 import dev.graft.api.v1.ImportBaseModelHeader;
 import dev.graft.api.v1.ImportBaseModelRequest;
 import dev.graft.api.v1.ImportCommit;
-import dev.graft.core.Artifacts;
-import java.util.HexFormat;
 import dev.graft.api.v1.ModelServiceGrpc;
+import dev.graft.core.Artifacts;
 import io.grpc.Channel;
 import io.grpc.stub.StreamObserver;
+import java.util.HexFormat;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
  * Imports a base model through ModelService.ImportBaseModel as a client would: the header, then the
- * file in 64 KiB chunks, then the commit {size_bytes, sha256} that makes it count. The one place new tests import through, so that a change of the import
- * protocol changes this method only.
+ * file in 64 KiB chunks, then the commit {size_bytes, sha256} that makes it count. The one place
+ * new tests import through, so that a change of the import protocol changes this method only.
  */
 public final class BaseModelImports {
 
