@@ -45,7 +45,12 @@ public record TrainingPlan(
     List<String> phases,
     String reason) {
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  // Lenient like the rest of the stored summary: fields added later do not break older readers.
+  private static final ObjectMapper JSON =
+      new ObjectMapper()
+          .configure(
+              com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES,
+              false);
 
   /** One L2 strength the solver tried, measured on the validation split. */
   public record L2Point(double l2, double valAccuracy, double valLoss, int iterations) {}
