@@ -2,7 +2,6 @@ package dev.graft.training;
 
 import ai.djl.Device;
 import ai.djl.Model;
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -154,9 +153,9 @@ final class TrainingLoop {
     RunSpec.Hyper h = spec.hyper();
     LearningRateSchedule schedule = LearningRateSchedule.of(h);
     int[] order = shuffled(train, spec.seed() * 1_000_003L + epoch);
-    // The engine's generator (dropout) is seeded per epoch, so that a run resumed at this epoch
-    // draws what an uninterrupted one would.
-    Engine.getInstance().setRandomSeed((int) (spec.seed() * 7_001L + epoch));
+    // Dropout draws from the run's own generator, seeded per epoch, so that a run resumed at this
+    // epoch draws what an uninterrupted one would, whatever other runs train at the same time.
+    ((OnnxBlock) trainer.getModel().getBlock()).seedDropout(spec.seed() * 7_001L + epoch);
     SplittableRandom augmentRandom = new SplittableRandom(spec.seed() * 7_919L + epoch);
     int batchSize = h.batchSize();
     int batches = (order.length + batchSize - 1) / batchSize;
