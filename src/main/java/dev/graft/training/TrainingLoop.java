@@ -34,6 +34,9 @@ final class TrainingLoop {
     void epochEnded(int epoch, Map<String, Double> values);
   }
 
+  private static final java.util.concurrent.locks.ReentrantLock GRADIENTS =
+      new java.util.concurrent.locks.ReentrantLock(true);
+
   private final RunSpec spec;
   private final Device device;
   private final BatchSource source;
@@ -178,11 +181,16 @@ final class TrainingLoop {
                   batch.inputs(), new Shape(prepend(idx.length, source.exampleShape())));
           NDArray y = batchManager.create(batch.labels());
           float loss;
+          // DJL's PyTorch gradient collector is one per process: runs training at the same time
+          // (max-concurrent-cpu-runs > 1) take turns for forward + backward, in arrival order.
+          GRADIENTS.lock();
           try (GradientCollector collector = trainer.newGradientCollector()) {
             NDArray logits = trainer.forward(new NDList(x)).singletonOrThrow();
             NDArray l = Losses.crossEntropy(logits, y, classes, weights);
             collector.backward(l);
             loss = l.getFloat();
+          } finally {
+            GRADIENTS.unlock();
           }
           trainer.step();
           lossSum += (double) loss * idx.length;
