@@ -61,6 +61,8 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 @GrpcService
 public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
 
+  private static final long MAX_ELEMENTS = Integer.MAX_VALUE - 8;
+
   /** Triton's platform name for ONNX models. */
   static final String PLATFORM = "onnxruntime_onnx";
 
@@ -331,6 +333,10 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
     return ModelRef.alias(name, version);
   }
 
+  /**
+   * The number of values the shape declares, refused beyond what one request can carry (a Java
+   * array, 2^31 - 1 values), so that no product of dimensions can overflow further down.
+   */
   private static long elements(InferInputTensor input) {
     long n = 1;
     for (long d : input.getShapeList()) {
@@ -342,7 +348,17 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
                 + input.getShapeList()
                 + " with a negative dimension");
       }
-      n = Math.multiplyExact(n, d);
+      n = d == 0 || n <= MAX_ELEMENTS / d ? n * d : MAX_ELEMENTS + 1;
+    }
+    if (n > MAX_ELEMENTS) {
+      throw new GraftException.InvalidArgument(
+          "input '"
+              + input.getName()
+              + "' has shape "
+              + input.getShapeList()
+              + ", more than "
+              + MAX_ELEMENTS
+              + " values in one request; send fewer examples per request");
     }
     return n;
   }

@@ -270,6 +270,9 @@ public class Inference {
                 + model.signature().inputShape()
                 + ")");
       }
+      if (!input.isImage()) {
+        checkFinite(row, "input " + i);
+      }
       if (data == null) {
         return row;
       }
@@ -310,7 +313,10 @@ public class Inference {
     if (data == null) {
       return null; // name and shape only, before decoding
     }
-    long expected = shape.get(0) * (long) sig.rowSize();
+    long expected =
+        shape.get(0) <= Integer.MAX_VALUE / Math.max(1, sig.rowSize())
+            ? shape.get(0) * (long) sig.rowSize()
+            : Long.MAX_VALUE;
     if (data.length != expected) {
       throw new GraftException.InvalidArgument(
           "input '"
@@ -322,7 +328,23 @@ public class Inference {
               + " values, got "
               + data.length);
     }
+    checkFinite(data, "input '" + inputName + "'");
     return data;
+  }
+
+  /** NaN or infinite inputs give NaN scores: refused, naming the first such value. */
+  private static void checkFinite(float[] values, String what) {
+    for (int i = 0; i < values.length; i++) {
+      if (!Float.isFinite(values[i])) {
+        throw new GraftException.InvalidArgument(
+            what
+                + " has "
+                + values[i]
+                + " at value "
+                + i
+                + "; inputs must be finite numbers (no NaN or infinity)");
+      }
+    }
   }
 
   private static PredictionResult toPrediction(ModelRegistry.Answer answer, int rows, int topK) {

@@ -54,10 +54,10 @@ public class RunScheduler {
     for (long id : store.interruptRunning()) {
       LOG.warnf("Run %d was interrupted by a stop of the service; ResumeRun continues it", id);
       // Its stream, rebuilt from the store, already ends with the INTERRUPTED status.
-      events.adopt(id, () -> Runs.history(store.view(id)));
+      events.adopt(id, () -> Runs.history(store.view(id), store.statusChanges(id)));
     }
     for (long id : store.queued()) {
-      events.adopt(id, () -> Runs.history(store.view(id)));
+      events.adopt(id, () -> Runs.history(store.view(id), store.statusChanges(id)));
       submit(id);
     }
   }

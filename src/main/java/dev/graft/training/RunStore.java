@@ -18,6 +18,7 @@ import jakarta.transaction.Transactional;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -62,6 +63,7 @@ public class RunStore {
     r.datasetId = datasetId;
     r.parentRunId = parentRunId;
     r.config = StoredRunSpec.write(spec);
+    r.params = RunParams.of(spec);
     r.seed = spec.seed();
     r.requestedDevice = spec.device();
     r.versions = new LinkedHashMap<>(versions);
@@ -219,6 +221,34 @@ public class RunStore {
     return toView(find(id));
   }
 
+  /** One recorded change of a run's status. */
+  public record StatusChange(RunStatus status, String message, Instant at) {}
+
+  /** Every status the run went through, oldest first (recorded by a trigger on run.status). */
+  @Transactional
+  @SuppressWarnings("unchecked")
+  public List<StatusChange> statusChanges(long id) {
+    List<Object[]> rows =
+        runs.getEntityManager()
+            .createNativeQuery(
+                "SELECT status, message, changed_at FROM run_status_change WHERE run_id = ?1"
+                    + " ORDER BY id")
+            .setParameter(1, id)
+            .getResultList();
+    List<StatusChange> out = new ArrayList<>();
+    for (Object[] row : rows) {
+      Object at = row[2];
+      Instant when =
+          at instanceof Instant i
+              ? i
+              : at instanceof java.time.OffsetDateTime o
+                  ? o.toInstant()
+                  : ((java.sql.Timestamp) at).toInstant();
+      out.add(new StatusChange(RunStatus.valueOf((String) row[0]), (String) row[1], when));
+    }
+    return out;
+  }
+
   /** One page of runs, newest first. */
   @Transactional
   public RunPage list(long experimentId, RunStatus status, int pageSize, String pageToken) {
@@ -243,11 +273,103 @@ public class RunStore {
             .list();
     boolean more = rows.size() > size;
     List<Run> page = more ? rows.subList(0, size) : rows;
+    return new RunPage(
+        listedRuns(page), more ? PageToken.encode(page.get(page.size() - 1).id) : "");
+  }
+
+  /**
+   * Runs as lists show them, in the order of {@code ids}: each metric's last value (from the
+   * per-run summary), never the per-epoch history. Ids of runs that do not exist are skipped.
+   */
+  @Transactional
+  public List<RunView> listed(List<Long> ids) {
+    if (ids.isEmpty()) {
+      return List.of();
+    }
+    Map<Long, Run> byId = new HashMap<>();
+    runs.list("id in ?1", ids).forEach(r -> byId.put(r.id, r));
+    List<Run> ordered = new ArrayList<>();
+    for (Long id : ids) {
+      Run r = byId.get(id);
+      if (r != null) {
+        ordered.add(r);
+      }
+    }
+    return listedRuns(ordered);
+  }
+
+  private List<RunView> listedRuns(List<Run> page) {
+    Map<Long, List<RunView.EpochValue>> last = new HashMap<>();
+    for (MetricSummary m : metricSummaries(page.stream().map(r -> r.id).toList())) {
+      last.computeIfAbsent(m.runId(), k -> new ArrayList<>())
+          .add(new RunView.EpochValue(m.key(), (int) m.lastStep(), m.last()));
+    }
     List<RunView> views = new ArrayList<>();
     for (Run r : page) {
-      views.add(toView(r));
+      views.add(toView(r, last.getOrDefault(r.id, List.of())));
     }
-    return new RunPage(views, more ? PageToken.encode(page.get(page.size() - 1).id) : "");
+    return views;
+  }
+
+  /** One metric of one run, summarised: its last value and the extremes of its history. */
+  public record MetricSummary(
+      long runId, String key, long lastStep, double last, double min, double max, int points) {}
+
+  /** The metric summaries of the given runs, by run then key. */
+  @Transactional
+  public List<MetricSummary> metricSummaries(List<Long> runIds) {
+    if (runIds.isEmpty()) {
+      return List.of();
+    }
+    @SuppressWarnings("unchecked")
+    List<Object[]> rows =
+        metrics
+            .getEntityManager()
+            .createNativeQuery(
+                "SELECT run_id, key, last_step, last_value, min_value, max_value, points"
+                    + " FROM run_metric_summary WHERE run_id IN (:ids) ORDER BY run_id, key")
+            .setParameter("ids", runIds)
+            .getResultList();
+    List<MetricSummary> out = new ArrayList<>();
+    for (Object[] row : rows) {
+      out.add(
+          new MetricSummary(
+              ((Number) row[0]).longValue(),
+              (String) row[1],
+              ((Number) row[2]).longValue(),
+              ((Number) row[3]).doubleValue(),
+              ((Number) row[4]).doubleValue(),
+              ((Number) row[5]).doubleValue(),
+              ((Number) row[6]).intValue()));
+    }
+    return out;
+  }
+
+  /** The searchable parameters of a run (see RunParams). */
+  @Transactional
+  public Map<String, Object> params(long runId) {
+    Run r = find(runId);
+    return r.params != null ? r.params : RunParams.of(StoredRunSpec.read(r.id, r.config));
+  }
+
+  /** Every point of the given metric keys (all keys when empty), by key then step. */
+  @Transactional
+  public Map<String, List<MetricPoint>> history(long runId, List<String> keys) {
+    find(runId);
+    List<MetricPoint> points =
+        keys.isEmpty()
+            ? metrics.find("runId", Sort.by("key").and("step"), runId).list()
+            : metrics
+                .find("runId = ?1 and key in ?2", Sort.by("key").and("step"), runId, keys)
+                .list();
+    Map<String, List<MetricPoint>> out = new LinkedHashMap<>();
+    for (String k : keys) {
+      out.put(k, new ArrayList<>());
+    }
+    for (MetricPoint p : points) {
+      out.computeIfAbsent(p.key, k -> new ArrayList<>()).add(p);
+    }
+    return out;
   }
 
   /** A page of runs. */
@@ -258,10 +380,14 @@ public class RunStore {
   }
 
   private RunView toView(Run r) {
-    List<RunView.EpochValue> values =
+    return toView(
+        r,
         metrics.find("runId", Sort.by("epoch").and("key"), r.id).stream()
             .map(p -> new RunView.EpochValue(p.key, p.epoch, p.value))
-            .toList();
+            .toList());
+  }
+
+  private RunView toView(Run r, List<RunView.EpochValue> values) {
     RunSummary s = RunSummary.fromStored(r.summary);
     String baseModel =
         r.baseModelId == null
@@ -300,6 +426,16 @@ public class RunStore {
         r.startedAt,
         r.finishedAt,
         r.parentRunId == null ? 0 : r.parentRunId);
+  }
+
+  /** Fills the searchable parameters of runs stored before they existed; returns how many. */
+  @Transactional
+  public int backfillParams() {
+    List<Run> missing = runs.list("params is null");
+    for (Run r : missing) {
+      r.params = RunParams.of(StoredRunSpec.read(r.id, r.config));
+    }
+    return missing.size();
   }
 
   /** The base model and dataset rows a run needs, by name. */

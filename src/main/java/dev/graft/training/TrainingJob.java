@@ -259,7 +259,7 @@ public class TrainingJob {
           test.count(),
           memory.peak());
 
-      Map<String, String> metadata = metadata(runId, spec, grafted, modelName);
+      Map<String, String> metadata = metadata(runId, spec, grafted, modelName, split);
       OnnxExporter.export(block, metadata, onnx);
       int[] parityIdx =
           Arrays.copyOf(
@@ -346,11 +346,18 @@ public class TrainingJob {
   }
 
   private Map<String, String> metadata(
-      long runId, RunSpec spec, GraftedModel grafted, String modelName) {
+      long runId, RunSpec spec, GraftedModel grafted, String modelName, Splits.Split split) {
     Map<String, String> m = new LinkedHashMap<>();
     m.put("graft.run_id", String.valueOf(runId));
     m.put("graft.model_name", modelName);
     m.put("graft.base_model", grafted.baseModelName());
+    if (!grafted.baseModelName().isEmpty()) {
+      m.put("graft.base_model_sha256", store.baseModel(grafted.baseModelName()).sha256);
+    }
+    m.put("graft.seed", String.valueOf(spec.seed()));
+    m.put("graft.dataset", spec.dataset());
+    m.put("graft.dataset_sha256", store.dataset(spec.dataset()).sha256);
+    m.put("graft.split_hash", split.hash());
     m.put("graft.strategy", spec.strategy().name());
     m.put("graft.feature_tensor", grafted.featureTensor());
     try {

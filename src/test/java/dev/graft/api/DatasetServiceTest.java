@@ -247,7 +247,7 @@ class DatasetServiceTest extends GraftTest {
                     DatasetExample.newBuilder().setImage(ByteString.copyFrom(png)).build()))));
     assertUploadRefused(
         Code.INVALID_ARGUMENT,
-        "example 0 has label index 2, outside 0..1",
+        "example 0: label_index 2 is out of range [0, 2)",
         name,
         List.of(twoClasses, batch(List.of(image(2, png)))));
     assertUploadRefused(
