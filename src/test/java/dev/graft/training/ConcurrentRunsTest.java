@@ -3,34 +3,68 @@ package dev.graft.training;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.graft.api.v1.HeadSpec;
-import dev.graft.api.v1.Run;
-import dev.graft.api.v1.RunStatus;
-import dev.graft.api.v1.Strategy;
-import dev.graft.api.v1.TrainingServiceGrpc;
+import dev.graft.experiments.RunStatus;
 import dev.graft.support.GraftTest;
 import io.quarkus.test.junit.QuarkusTest;
-import io.quarkus.test.junit.QuarkusTestProfile;
-import io.quarkus.test.junit.TestProfile;
-import java.time.Duration;
+import jakarta.inject.Inject;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /**
- * With {@code max-concurrent-cpu-runs=2}, two runs of one seed training at the same time (dropout
- * in the head, so randomness is drawn while both train) record the same metrics: each draws from
- * its own seeded generator, not from the engine's process-wide one.
+ * Two runs of one seed training at the same time in one process (as with {@code
+ * max-concurrent-cpu-runs=2}; driven here on two threads, since a test profile would restart the
+ * application where libtorch cannot load again) both succeed and record the same metrics, dropout
+ * included: each draws from its own seeded generator, and they take turns for DJL's one gradient
+ * collector.
  */
 @QuarkusTest
-@TestProfile(ConcurrentRunsTest.TwoCpuRuns.class)
 class ConcurrentRunsTest extends GraftTest {
 
-  /** Two runs train at once. */
-  public static class TwoCpuRuns implements QuarkusTestProfile {
-    @Override
-    public Map<String, String> getConfigOverrides() {
-      return Map.of("graft.training.max-concurrent-cpu-runs", "2");
-    }
+  @Inject RunStore store;
+  @Inject TrainingJob job;
+
+  private long queue(long experiment) {
+    RunSpec spec =
+        new RunSpec(
+                experiment,
+                "concurrent",
+                TrainingFixtures.BASE,
+                "",
+                TrainingFixtures.TARGET,
+                Strategy.FINE_TUNING,
+                0,
+                List.of(),
+                new RunSpec.Head(List.of(16), "relu", 0.5f),
+                new RunSpec.Hyper(
+                    "", 0, 0, 0, 0, "CONSTANT", 0, 0, 0, 16, 2, 0, null, false, false, false),
+                new RunSpec.Split(0.2, 0.2, 0),
+                3,
+                "CPU",
+                "")
+            .withDefaults()
+            .validate();
+    return store.createQueued(
+        spec,
+        store.baseModel(TrainingFixtures.BASE).id,
+        store.dataset(TrainingFixtures.TARGET).id,
+        null,
+        job.versions());
+  }
+
+  private static Map<Integer, Map<String, Double>> untimed(RunView run) {
+    return run.metrics().stream()
+        .filter(m -> !m.key().equals("epoch_seconds") && !m.key().equals("examples_per_second"))
+        .collect(
+            Collectors.groupingBy(
+                RunView.EpochValue::epoch,
+                java.util.TreeMap::new,
+                Collectors.toMap(RunView.EpochValue::key, RunView.EpochValue::value)));
   }
 
   @Test
@@ -38,23 +72,35 @@ class ConcurrentRunsTest extends GraftTest {
     TrainingFixtures.baseModel(channel);
     TrainingFixtures.targetData(channel);
     long experiment = TrainingFixtures.experiment(channel, "concurrent");
-    var training = TrainingServiceGrpc.newBlockingStub(channel);
-    var request =
-        TrainingFixtures.small(experiment, Strategy.FINE_TUNING)
-            .setHead(HeadSpec.newBuilder().addHiddenSizes(16).setDropout(0.5f))
-            .build();
-    long a = training.startRun(request).getId();
-    long b = training.startRun(request).getId();
-    Run ra = TrainingFixtures.awaitEnd(channel, a, Duration.ofMinutes(4));
-    Run rb = TrainingFixtures.awaitEnd(channel, b, Duration.ofMinutes(4));
-    assertEquals(RunStatus.SUCCEEDED, ra.getStatus(), ra.getError());
-    assertEquals(RunStatus.SUCCEEDED, rb.getStatus(), rb.getError());
-    // They did train at the same time.
+    long a = queue(experiment);
+    long b = queue(experiment);
+    long[][] spans = new long[2][2];
+    ExecutorService two = Executors.newFixedThreadPool(2);
+    try {
+      CompletableFuture<?> ra = train(two, a, spans[0]);
+      CompletableFuture<?> rb = train(two, b, spans[1]);
+      CompletableFuture.allOf(ra, rb).get(4, TimeUnit.MINUTES);
+    } finally {
+      two.shutdownNow();
+    }
     assertTrue(
-        rb.getStartTime().getSeconds() * 1_000_000_000L + rb.getStartTime().getNanos()
-            < ra.getEndTime().getSeconds() * 1_000_000_000L + ra.getEndTime().getNanos(),
-        "run " + b + " started after run " + a + " ended");
-    assertEquals(TrainingFixtures.untimedMetrics(ra), TrainingFixtures.untimedMetrics(rb));
-    assertEquals(ra.getTestMetricsMap(), rb.getTestMetricsMap());
+        spans[0][0] < spans[1][1] && spans[1][0] < spans[0][1], "the two runs did not overlap");
+    RunView va = store.view(a);
+    RunView vb = store.view(b);
+    assertEquals(RunStatus.SUCCEEDED, va.status(), va.error());
+    assertEquals(RunStatus.SUCCEEDED, vb.status(), vb.error());
+    assertEquals(2, untimed(va).size());
+    assertEquals(untimed(va), untimed(vb));
+    assertEquals(va.testMetrics(), vb.testMetrics());
+  }
+
+  private CompletableFuture<?> train(ExecutorService pool, long runId, long[] span) {
+    return CompletableFuture.runAsync(
+        () -> {
+          span[0] = System.nanoTime();
+          job.run(runId, new CancelToken());
+          span[1] = System.nanoTime();
+        },
+        pool);
   }
 }
