@@ -114,7 +114,12 @@ public final class BenchServer implements AutoCloseable {
    * /proc at clock-tick resolution (Linux).
    */
   public long cpuNanos() throws IOException {
-    return statCpuNanos(Files.readString(Path.of("/proc", Long.toString(process.pid()), "stat")));
+    return processCpuNanos(process.pid());
+  }
+
+  /** CPU time (user + system, all threads) of any process so far, in nanoseconds (Linux). */
+  static long processCpuNanos(long pid) throws IOException {
+    return statCpuNanos(Files.readString(Path.of("/proc", Long.toString(pid), "stat")));
   }
 
   /** utime + stime of a /proc stat line (process or thread), in nanoseconds. */
@@ -221,7 +226,7 @@ public final class BenchServer implements AutoCloseable {
         .collect(Collectors.joining(",", "{", "}"));
   }
 
-  private static int freePort() throws IOException {
+  static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
     }
