@@ -16,6 +16,7 @@ import dev.graft.model.BaseModelInfo;
 import dev.graft.training.RunSpec;
 import dev.graft.training.Runs;
 import dev.graft.training.Strategy;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
 import java.util.Map;
@@ -93,12 +94,16 @@ final class BaseModelRpc {
     }
   }
 
-  /** Receives the header, then chunks; registers on completion; discards on any failure. */
+  /**
+   * Receives the header, chunks, then the commit; registers when the stream ends right after a
+   * matching commit; discards on any failure, on cancel and on an end without a commit.
+   */
   static StreamObserver<ImportBaseModelRequest> importer(
       BaseModelImporter importer, StreamObserver<BaseModel> response) {
     return new StreamObserver<>() {
       private BaseModelImporter.Upload upload;
       private boolean failed;
+      private boolean committed;
 
       @Override
       public void onNext(ImportBaseModelRequest part) {
@@ -106,6 +111,10 @@ final class BaseModelRpc {
           return;
         }
         try {
+          if (committed) {
+            throw new GraftException.InvalidArgument(
+                "a message follows the commit; the commit must be the last message");
+          }
           if (part.hasHeader()) {
             if (upload != null) {
               throw new GraftException.InvalidArgument("the header was sent twice; send it once");
@@ -122,6 +131,9 @@ final class BaseModelRpc {
           } else if (upload == null) {
             throw new GraftException.InvalidArgument(
                 "the first message must be the header (name, feature_tensor, ...)");
+          } else if (part.hasCommit()) {
+            upload.commit(part.getCommit().getSizeBytes(), part.getCommit().getSha256());
+            committed = true;
           } else {
             upload.write(part.getChunk().toByteArray());
           }
@@ -143,6 +155,15 @@ final class BaseModelRpc {
         try {
           if (upload == null) {
             throw new GraftException.InvalidArgument("no header was sent");
+          }
+          if (!committed) {
+            throw new GraftException.InvalidArgument(
+                "the import ended without a commit; nothing was stored: end the stream with"
+                    + " commit {size_bytes, sha256} of the whole file as its last message");
+          }
+          if (response instanceof ServerCallStreamObserver<BaseModel> call && call.isCancelled()) {
+            discard();
+            return;
           }
           BaseModel result = toProto(upload.finish());
           discard();

@@ -64,13 +64,22 @@ public class DatasetGrpcService implements DatasetService {
         .map(last -> toProto(stream.finish()));
   }
 
-  /** The state of one upload stream: before the header, then the upload. */
+  /**
+   * The state of one upload stream: before the header, the upload, then committed. Only a stream
+   * that ends right after a matching commit is stored; a cancelled one may end like a completed one
+   * on the server, so the end of the stream alone never stores anything.
+   */
   private final class UploadStream {
     private Upload upload;
     private long messages;
+    private boolean committed;
 
     void accept(UploadDatasetRequest message) {
       long number = messages++;
+      if (committed) {
+        throw new GraftException.InvalidArgument(
+            "message " + number + " follows the commit; the commit must be the last message");
+      }
       switch (message.getPartCase()) {
         case HEADER:
           if (upload != null) {
@@ -87,15 +96,39 @@ public class DatasetGrpcService implements DatasetService {
             upload.add(example(e));
           }
           break;
+        case COMMIT:
+          if (upload == null) {
+            throw missingHeader();
+          }
+          long declared = message.getCommit().getExampleCount();
+          if (declared != upload.count()) {
+            throw new GraftException.InvalidArgument(
+                "the commit says "
+                    + declared
+                    + " examples but "
+                    + upload.count()
+                    + " arrived; nothing was stored: send every example, then a commit with"
+                    + " their number");
+          }
+          committed = true;
+          break;
         default:
           throw new GraftException.InvalidArgument(
-              "message " + number + " has neither a header nor examples");
+              "message " + number + " has no header, examples or commit");
       }
     }
 
     DatasetInfo finish() {
       if (upload == null) {
         throw missingHeader();
+      }
+      if (!committed) {
+        upload.abort();
+        throw new GraftException.InvalidArgument(
+            "the upload ended without a commit after "
+                + upload.count()
+                + " examples; nothing was stored: end the stream with"
+                + " commit {example_count} as its last message");
       }
       return upload.finish();
     }
@@ -128,7 +161,7 @@ public class DatasetGrpcService implements DatasetService {
       features[i] = e.getFeatures(i);
     }
     return new UploadExample(
-        e.getLabelCase() == DatasetExample.LabelCase.LABEL_INDEX ? e.getLabelIndex() : -1,
+        e.getLabelCase() == DatasetExample.LabelCase.LABEL_INDEX ? e.getLabelIndex() : null,
         e.getLabelCase() == DatasetExample.LabelCase.LABEL_NAME ? e.getLabelName() : null,
         e.getImage().toByteArray(),
         features);

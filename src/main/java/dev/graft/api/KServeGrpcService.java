@@ -61,6 +61,8 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 @GrpcService
 public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
 
+  private static final long MAX_ELEMENTS = Integer.MAX_VALUE - 8;
+
   /** Triton's platform name for ONNX models. */
   static final String PLATFORM = "onnxruntime_onnx";
 
@@ -122,8 +124,9 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
         ServerMetadataResponse.newBuilder()
             .setName("graft")
             .setVersion(serverVersion)
+            // Extension names only (the execution provider is a parameter of every ModelInfer
+            // response); not model_repository, whose load and unload calls Graft does not offer.
             .addExtensions("statistics")
-            .addExtensions("graft_execution_provider:" + inference.registry().provider())
             .build());
     response.onCompleted();
   }
@@ -270,27 +273,21 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
     }
     InferInputTensor input = request.getInputs(0);
     boolean raw = request.getRawInputContentsCount() > 0;
-    float[] data = raw ? fromRaw(input, request) : fromContents(input);
-    List<Long> shape = input.getShapeList();
     CompletableFuture<TensorResult> result =
-        inference.inferAsync(ref, input.getName(), shape, data);
+        inference.inferAsync(
+            ref,
+            new Inference.TensorRequest(
+                input.getName(),
+                input.getShapeList(),
+                () -> raw ? fromRaw(input, request) : fromContents(input),
+                request.getOutputsList().stream()
+                    .map(ModelInferRequest.InferRequestedOutputTensor::getName)
+                    .toList()));
     return result.thenApply(r -> toProto(request, r, raw));
   }
 
   private static ModelInferResponse toProto(
       ModelInferRequest request, TensorResult r, boolean raw) {
-    for (ModelInferRequest.InferRequestedOutputTensor wanted : request.getOutputsList()) {
-      if (!wanted.getName().equals(r.name())) {
-        throw new GraftException.InvalidArgument(
-            "unknown output '"
-                + wanted.getName()
-                + "'; "
-                + r.answeredBy().describe()
-                + " has one output named '"
-                + r.name()
-                + "'");
-      }
-    }
     ModelInferResponse.InferOutputTensor.Builder out =
         ModelInferResponse.InferOutputTensor.newBuilder()
             .setName(r.name())
@@ -336,6 +333,10 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
     return ModelRef.alias(name, version);
   }
 
+  /**
+   * The number of values the shape declares, refused beyond what one request can carry (a Java
+   * array, 2^31 - 1 values), so that no product of dimensions can overflow further down.
+   */
   private static long elements(InferInputTensor input) {
     long n = 1;
     for (long d : input.getShapeList()) {
@@ -347,7 +348,17 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
                 + input.getShapeList()
                 + " with a negative dimension");
       }
-      n = Math.multiplyExact(n, d);
+      n = d == 0 || n <= MAX_ELEMENTS / d ? n * d : MAX_ELEMENTS + 1;
+    }
+    if (n > MAX_ELEMENTS) {
+      throw new GraftException.InvalidArgument(
+          "input '"
+              + input.getName()
+              + "' has shape "
+              + input.getShapeList()
+              + ", more than "
+              + MAX_ELEMENTS
+              + " values in one request; send fewer examples per request");
     }
     return n;
   }

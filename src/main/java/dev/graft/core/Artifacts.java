@@ -51,7 +51,8 @@ public final class Artifacts {
     }
   }
 
-  private static MessageDigest sha256Digest() {
+  /** A fresh SHA-256 digest. */
+  public static MessageDigest sha256Digest() {
     try {
       return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {

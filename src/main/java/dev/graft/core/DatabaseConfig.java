@@ -18,6 +18,14 @@ public interface DatabaseConfig {
   @WithDefault("true")
   boolean embeddedEnabled();
 
+  /**
+   * Whether the embedded PostgreSQL is durable: fsync on and synchronous commit, so that a
+   * committed run, version or alias survives an OS crash or a power loss. Tests may turn it off for
+   * speed.
+   */
+  @WithDefault("true")
+  boolean embeddedDurable();
+
   /** The datasource URL under which the embedded database is reached. */
   default String embeddedJdbcUrl() {
     return "jdbc:postgresql://localhost:" + embeddedPort() + "/postgres";

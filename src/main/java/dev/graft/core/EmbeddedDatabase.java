@@ -6,6 +6,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.jboss.logging.Logger;
 
 /**
@@ -37,16 +39,20 @@ public class EmbeddedDatabase {
       Files.createDirectories(dataDir);
       Files.createDirectories(workDir);
       long started = System.nanoTime();
-      server =
+      EmbeddedPostgres.Builder builder =
           EmbeddedPostgres.builder()
               .setPort(config.embeddedPort())
               .setDataDirectory(dataDir)
               .setCleanDataDirectory(false)
-              .setOverrideWorkingDirectory(workDir.toFile())
-              .start();
+              .setOverrideWorkingDirectory(workDir.toFile());
+      serverSettings(config.embeddedDurable()).forEach(builder::setServerConfig);
+      server = builder.start();
       LOG.infof(
-          "Embedded PostgreSQL on port %d with data in %s (started in %d ms)",
-          config.embeddedPort(), dataDir, (System.nanoTime() - started) / 1_000_000);
+          "Embedded PostgreSQL on port %d with data in %s (%s; started in %d ms)",
+          config.embeddedPort(),
+          dataDir,
+          config.embeddedDurable() ? "durable: fsync, synchronous commit" : "not durable",
+          (System.nanoTime() - started) / 1_000_000);
     } catch (IOException e) {
       throw new UncheckedIOException(
           "Could not start the embedded PostgreSQL on port "
@@ -57,6 +63,19 @@ public class EmbeddedDatabase {
               + " or QUARKUS_DATASOURCE_JDBC_URL to use another server.",
           e);
     }
+  }
+
+  /**
+   * Settings given to the server on its command line, after the library's own (which include {@code
+   * -F}, fsync off, and {@code synchronous_commit=off}, meant for throwaway databases): a later
+   * setting overrides an earlier one.
+   */
+  static Map<String, String> serverSettings(boolean durable) {
+    Map<String, String> settings = new LinkedHashMap<>();
+    settings.put("fsync", durable ? "on" : "off");
+    settings.put("synchronous_commit", durable ? "on" : "off");
+    settings.put("full_page_writes", durable ? "on" : "off");
+    return settings;
   }
 
   /** Stops the server; its data stays on disk for the next start. */

@@ -30,14 +30,14 @@ public final class Upload {
   public void add(UploadExample example) {
     String what = "example " + index;
     try {
-      if (example.labelName() == null && example.labelIndex() < 0) {
+      if (example.labelName() == null && example.labelIndex() == null) {
         throw new GraftException.InvalidArgument(
             what + " has no label: set label_index or label_name");
       }
       int label =
           example.labelName() != null
               ? builder.label(example.labelName(), what)
-              : builder.label(example.labelIndex(), what);
+              : labelIndex(example.labelIndex(), what);
       if (builder.kind() == DatasetKind.IMAGE) {
         if (example.features() != null && example.features().length > 0) {
           throw new GraftException.InvalidArgument(
@@ -59,6 +59,22 @@ public final class Upload {
       abort();
       throw e;
     }
+  }
+
+  private int labelIndex(int index, String what) {
+    int classes = builder.classNames().size();
+    if (index < 0 || index >= classes) {
+      throw new GraftException.InvalidArgument(
+          what
+              + ": label_index "
+              + index
+              + " is out of range [0, "
+              + classes
+              + "): it indexes the header's "
+              + classes
+              + " class_names");
+    }
+    return index;
   }
 
   /** Completes the file and records the dataset; on failure nothing stays behind. */

@@ -107,6 +107,72 @@ public class ModelFactory {
     };
   }
 
+  /**
+   * Everything StartRun can check about a run on a base model before queueing it: the dataset's
+   * kind and example shape fit the model's input, and the freeze spec (train_last_blocks,
+   * train_patterns) selects parameters the grafted graph has. Builds the graph as the run will.
+   */
+  void preflight(RunSpec spec, dev.graft.data.Dataset dataset) {
+    if (spec.strategy() == Strategy.PRETRAINING) {
+      return; // the architecture is built for the dataset's shape
+    }
+    BaseModel base = store.baseModel(spec.baseModel());
+    Preprocessing preprocessing = preprocessingOf(base.preprocessing);
+    boolean images = "IMAGE".equals(dataset.kind);
+    if (images && preprocessing == null) {
+      throw new GraftException.FailedPrecondition(
+          "dataset '"
+              + dataset.name
+              + "' holds images but base model '"
+              + base.name
+              + "' takes input "
+              + base.inputSpec.get("shape")
+              + " with no image preprocessing; use a feature dataset of that shape or an image"
+              + " base model");
+    }
+    if (!images && preprocessing != null) {
+      throw new GraftException.FailedPrecondition(
+          "dataset '"
+              + dataset.name
+              + "' holds feature vectors of "
+              + dataset.exampleShape
+              + " but base model '"
+              + base.name
+              + "' takes images ("
+              + preprocessing.channels()
+              + "x"
+              + preprocessing.height()
+              + "x"
+              + preprocessing.width()
+              + "); use an image dataset or a feature base model");
+    }
+    if (!images) {
+      long[] input = inputShapeOf(base.inputSpec, null);
+      boolean fits = input.length == dataset.exampleShape.size();
+      for (int i = 0; fits && i < input.length; i++) {
+        fits = input[i] < 0 || input[i] == dataset.exampleShape.get(i);
+      }
+      if (!fits) {
+        throw new GraftException.FailedPrecondition(
+            "dataset '"
+                + dataset.name
+                + "' has examples of shape "
+                + dataset.exampleShape
+                + " but base model '"
+                + base.name
+                + "' takes "
+                + java.util.Arrays.toString(input)
+                + " (-1 = any); use a dataset whose examples have the model's input shape");
+      }
+    }
+    long[] shape = dataset.exampleShape.stream().mapToLong(Long::longValue).toArray();
+    GraftedModel grafted = build(spec, dataset.classNames, shape);
+    grafted.freeze().trainable(grafted.graph());
+    if (grafted.headFirst() != null) {
+      grafted.headFirst().trainable(grafted.graph());
+    }
+  }
+
   private static FreezeSpec fineTuneSpec(RunSpec spec) {
     if (!spec.trainPatterns().isEmpty()) {
       return FreezeSpec.patterns(spec.trainPatterns());

@@ -11,7 +11,6 @@ import dev.graft.model.BaseModel;
 import dev.graft.model.BaseModels;
 import io.smallrye.mutiny.Multi;
 import jakarta.enterprise.context.ApplicationScoped;
-import java.nio.file.Files;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -29,6 +28,7 @@ public class Runs {
   private final Experiments experiments;
   private final StorageConfig storage;
   private final BaseModels baseModels;
+  private final ModelFactory factory;
 
   Runs(
       RunStore store,
@@ -37,8 +37,10 @@ public class Runs {
       TrainingJob job,
       Experiments experiments,
       StorageConfig storage,
-      BaseModels baseModels) {
+      BaseModels baseModels,
+      ModelFactory factory) {
     this.baseModels = baseModels;
+    this.factory = factory;
     this.store = store;
     this.scheduler = scheduler;
     this.events = events;
@@ -76,6 +78,7 @@ public class Runs {
       BaseModel base = store.baseModel(spec.baseModel());
       baseModelId = base.id;
       parentRunId = base.pretrainRunId;
+      factory.preflight(spec, dataset);
     }
     DeviceSelector.select(spec.device(), Engine.getInstance().getGpuCount());
     long id = store.createQueued(spec, baseModelId, dataset.id, parentRunId, job.versions());
@@ -90,6 +93,10 @@ public class Runs {
   }
 
   public RunStore.RunPage list(long experimentId, RunStatus status, int pageSize, String token) {
+    if (experimentId < 0) {
+      throw new GraftException.InvalidArgument(
+          "experiment_id " + experimentId + " is negative; give an experiment's id, or 0 for all");
+    }
     return store.list(experimentId, status, pageSize, token);
   }
 
@@ -123,13 +130,12 @@ public class Runs {
       throw new GraftException.FailedPrecondition(
           "run " + runId + " is " + status + "; only INTERRUPTED, FAILED or CANCELLED runs resume");
     }
-    if (!Files.isRegularFile(
-        storage.area("runs").resolve(String.valueOf(runId)).resolve("checkpoint/state.json"))) {
+    if (!new Checkpoint(storage.area("runs").resolve(String.valueOf(runId))).exists()) {
       throw new GraftException.FailedPrecondition(
           "run " + runId + " has no checkpoint (it ended before its first epoch); start a new run");
     }
     RunView before = store.view(runId);
-    events.adopt(runId, () -> history(before));
+    events.adopt(runId, () -> history(before, store.statusChanges(runId)));
     store.requeue(runId);
     events.status(runId, RunStatus.QUEUED, "resumed");
     scheduler.submit(runId);
@@ -139,20 +145,30 @@ public class Runs {
   /** The run's events so far, then live ones until it ends. */
   public Multi<RunEvent> watch(long runId) {
     RunView view = store.view(runId); // NOT_FOUND before subscribing
-    return events.watch(runId, () -> history(view));
+    return events.watch(runId, () -> history(view, store.statusChanges(runId)));
   }
 
-  /** Events reconstructed from the store, for runs that ended before this process started. */
-  static List<RunEvent> history(RunView run) {
+  /**
+   * Events reconstructed from the store, for runs this process has not seen: every recorded status
+   * change in order, with the epochs and the export before the final status (a run still under way
+   * gets them after its last change).
+   */
+  static List<RunEvent> history(RunView run, List<RunStore.StatusChange> changes) {
+    if (changes.isEmpty()) {
+      changes = List.of(new RunStore.StatusChange(RunStatus.QUEUED, "", run.createdAt()));
+    }
+    RunStore.StatusChange last = changes.get(changes.size() - 1);
+    boolean ended = last.status().isFinal();
     List<RunEvent> past = new ArrayList<>();
     long seq = 0;
-    Instant created = run.createdAt();
-    past.add(new RunEvent.StatusChanged(run.id(), ++seq, created, RunStatus.QUEUED, ""));
+    for (RunStore.StatusChange c : ended ? changes.subList(0, changes.size() - 1) : changes) {
+      past.add(new RunEvent.StatusChanged(run.id(), ++seq, c.at(), c.status(), c.message()));
+    }
     Map<Integer, Map<String, Double>> byEpoch = new LinkedHashMap<>();
     for (RunView.EpochValue v : run.metrics()) {
       byEpoch.computeIfAbsent(v.epoch(), e -> new LinkedHashMap<>()).put(v.key(), v.value());
     }
-    Instant when = run.startedAt() == null ? created : run.startedAt();
+    Instant when = run.startedAt() == null ? run.createdAt() : run.startedAt();
     for (Map.Entry<Integer, Map<String, Double>> e : byEpoch.entrySet()) {
       past.add(new RunEvent.EpochEnded(run.id(), ++seq, when, e.getKey(), e.getValue()));
     }
@@ -167,14 +183,10 @@ public class Runs {
               run.parityMaxAbsDiff(),
               true));
     }
-    if (run.status() != RunStatus.QUEUED) {
-      past.add(
-          new RunEvent.StatusChanged(
-              run.id(),
-              ++seq,
-              run.finishedAt() == null ? when : run.finishedAt(),
-              run.status(),
-              run.error()));
+    if (ended) {
+      String message =
+          last.message().isEmpty() && run.error() != null ? run.error() : last.message();
+      past.add(new RunEvent.StatusChanged(run.id(), ++seq, last.at(), last.status(), message));
     }
     return past;
   }

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
-import com.google.protobuf.ByteString;
 import dev.graft.api.v1.BaseModel;
 import dev.graft.api.v1.CreateExperimentRequest;
 import dev.graft.api.v1.DatasetServiceGrpc;
@@ -17,7 +16,6 @@ import dev.graft.api.v1.GetBaseModelRequest;
 import dev.graft.api.v1.HyperParameters;
 import dev.graft.api.v1.ImagePreprocessing;
 import dev.graft.api.v1.ImportBaseModelHeader;
-import dev.graft.api.v1.ImportBaseModelRequest;
 import dev.graft.api.v1.ListBaseModelsRequest;
 import dev.graft.api.v1.ModelServiceGrpc;
 import dev.graft.api.v1.PretrainBaseModelRequest;
@@ -31,13 +29,11 @@ import dev.graft.core.StorageConfig;
 import dev.graft.model.Architectures;
 import dev.graft.support.GraftTest;
 import io.grpc.Status.Code;
-import io.grpc.stub.StreamObserver;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -59,42 +55,8 @@ class BaseModelServiceTest extends GraftTest {
         .build();
   }
 
-  /** Streams header + file in 1 KiB chunks, as a client would. */
   private BaseModel importModel(ImportBaseModelHeader header, byte[] onnx) throws Exception {
-    CompletableFuture<BaseModel> result = new CompletableFuture<>();
-    StreamObserver<ImportBaseModelRequest> requests =
-        ModelServiceGrpc.newStub(channel)
-            .withDeadlineAfter(60, TimeUnit.SECONDS)
-            .importBaseModel(
-                new StreamObserver<>() {
-                  @Override
-                  public void onNext(BaseModel value) {
-                    result.complete(value);
-                  }
-
-                  @Override
-                  public void onError(Throwable t) {
-                    result.completeExceptionally(t);
-                  }
-
-                  @Override
-                  public void onCompleted() {}
-                });
-    if (header != null) {
-      requests.onNext(ImportBaseModelRequest.newBuilder().setHeader(header).build());
-    }
-    for (int i = 0; i < onnx.length; i += 1024) {
-      requests.onNext(
-          ImportBaseModelRequest.newBuilder()
-              .setChunk(ByteString.copyFrom(onnx, i, Math.min(1024, onnx.length - i)))
-              .build());
-    }
-    requests.onCompleted();
-    try {
-      return result.get(60, TimeUnit.SECONDS);
-    } catch (java.util.concurrent.ExecutionException e) {
-      throw (Exception) e.getCause();
-    }
+    return ImportTestSupport.importModel(channel, header, onnx);
   }
 
   private long filesUnder(String area) throws Exception {

@@ -6,6 +6,7 @@ import dev.graft.api.v1.DatasetExamples;
 import dev.graft.api.v1.DatasetHeader;
 import dev.graft.api.v1.DatasetKind;
 import dev.graft.api.v1.DatasetServiceGrpc;
+import dev.graft.api.v1.UploadCommit;
 import dev.graft.api.v1.UploadDatasetRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -88,10 +89,21 @@ final class DatasetTestSupport {
         .build();
   }
 
-  /** A client stream in progress. */
+  static UploadDatasetRequest commit(long exampleCount) {
+    return UploadDatasetRequest.newBuilder()
+        .setCommit(UploadCommit.newBuilder().setExampleCount(exampleCount))
+        .build();
+  }
+
+  /**
+   * A client stream in progress. {@link #complete()} commits the examples sent so far and
+   * half-closes, as every well-behaved client must; closing it unfinished cancels the call.
+   */
   static final class UploadCall implements AutoCloseable {
     final StreamObserver<UploadDatasetRequest> requests;
     final CompletableFuture<Dataset> result = new CompletableFuture<>();
+    private long examplesSent;
+    private boolean committed;
 
     UploadCall(ManagedChannel channel) {
       requests =
@@ -114,12 +126,29 @@ final class DatasetTestSupport {
     }
 
     void send(UploadDatasetRequest message) {
+      examplesSent += message.getExamples().getExamplesCount();
+      committed |= message.hasCommit();
       requests.onNext(message);
     }
 
+    /** Sends the commit (unless one was sent), half-closes and waits for the answer. */
     Dataset complete() {
+      if (!committed) {
+        send(commit(examplesSent));
+      }
+      return halfClose();
+    }
+
+    /** Half-closes without adding a commit and waits for the answer. */
+    Dataset halfClose() {
       requests.onCompleted();
       return await();
+    }
+
+    /** Cancels the call (RST_STREAM), as a client that gives up does. */
+    void cancel() {
+      requests.onError(Status.CANCELLED.withDescription("client gave up").asRuntimeException());
+      result.completeExceptionally(Status.CANCELLED.asRuntimeException());
     }
 
     Dataset await() {
@@ -140,7 +169,10 @@ final class DatasetTestSupport {
     }
   }
 
-  /** Streams these messages and completes; a failure arrives as a StatusRuntimeException. */
+  /**
+   * Streams these messages, then the commit (unless they hold one) and completes; a failure arrives
+   * as a StatusRuntimeException.
+   */
   static Dataset upload(ManagedChannel channel, List<UploadDatasetRequest> messages)
       throws StatusRuntimeException {
     try (UploadCall stream = new UploadCall(channel)) {
