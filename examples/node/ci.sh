@@ -52,9 +52,17 @@ fi
 model=$(sed -n 's/^MODEL=//p' "$work/walkthrough.log")
 node "$here/client.js" "localhost:$grpc_port" "$model" "$work/out/square.png"
 node "$here/errors.js" "localhost:$grpc_port" "$model"
-if python3 -c 'import grpc' 2>/dev/null; then
-  python3 "$root/examples/python/errors.py" "localhost:$grpc_port"
+# The first Python that has grpcio: the one on the PATH, or Debian's (python3-grpcio).
+python=""
+for candidate in python3 /usr/bin/python3; do
+  if command -v "$candidate" >/dev/null && "$candidate" -c 'import grpc' 2>/dev/null; then
+    python=$candidate
+    break
+  fi
+done
+if [ -n "$python" ]; then
+  "$python" "$root/examples/python/errors.py" "localhost:$grpc_port"
 else
-  echo "python-errors: skipped, python3 has no grpc module (apt-get install python3-grpcio)"
+  echo "python-errors: skipped, no python3 with the grpc module (apt-get install python3-grpcio)"
 fi
 echo "node-examples: walk-through, client and error texts passed"
