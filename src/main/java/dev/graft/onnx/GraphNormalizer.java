@@ -338,6 +338,7 @@ final class GraphNormalizer {
         readers.merge(in, 1, Integer::sum);
       }
     }
+    Set<String> moved = new HashSet<>();
     List<NodeProto> out = new ArrayList<>();
     for (int index = 0; index < nodes.size(); index++) {
       NodeProto n = nodes.get(index);
@@ -350,7 +351,9 @@ final class GraphNormalizer {
         String in = n.getInput(k);
         boolean statistic = k >= 3;
         if (constants.containsKey(in)) {
-          String name = initializers.containsKey(in) ? fresh(in) : in;
+          // Read by this input alone, the Constant gives way to the initializer of its name;
+          // otherwise its other readers keep it and this input gets a copy of its own.
+          String name = readers.get(in) == 1 && moved.add(in) ? in : fresh(in);
           initializers.put(name, constants.get(in).toBuilder().setName(name).build());
           b.setInput(k, name);
         } else if (initializers.containsKey(in)
@@ -376,16 +379,14 @@ final class GraphNormalizer {
       }
       out.add(b.build());
     }
-    // The Constants moved into initializers may be read by nothing now.
-    Set<String> read = new HashSet<>();
-    out.forEach(n -> read.addAll(n.getInputList()));
-    return out.stream()
-        .filter(
-            n ->
-                !n.getOpType().equals("Constant")
-                    || read.contains(n.getOutput(0))
-                    || !constants.containsKey(n.getOutput(0)))
-        .toList();
+    List<NodeProto> kept = new ArrayList<>();
+    for (NodeProto n : out) {
+      if (n.getOpType().equals("Constant") && moved.contains(n.getOutput(0))) {
+        continue;
+      }
+      kept.add(n);
+    }
+    return kept;
   }
 
   private String fresh(String base) {

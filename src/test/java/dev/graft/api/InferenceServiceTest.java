@@ -184,6 +184,18 @@ class InferenceServiceTest extends GraftTest {
         () -> inference.predict(request(mlp, 0, tooMany)));
     assertStatus(
         Code.INVALID_ARGUMENT, "at least one input", () -> inference.predict(request(mlp, 0)));
+    float[] nan = new float[8];
+    nan[5] = Float.NaN;
+    float[] inf = new float[8];
+    inf[2] = Float.NEGATIVE_INFINITY;
+    assertStatus(
+        Code.INVALID_ARGUMENT,
+        "input 1 has NaN at value 5; inputs must be finite numbers",
+        () -> inference.predict(request(mlp, 0, features(new float[8]), features(nan))));
+    assertStatus(
+        Code.INVALID_ARGUMENT,
+        "input 0 has -Infinity at value 2",
+        () -> inference.predict(request(mlp, 0, features(inf))));
 
     assertEquals(
         1, inference.predict(request(mlp, 1, features(new float[8]))).getPredictionsCount());

@@ -278,6 +278,52 @@ class KServeServiceTest extends GraftTest {
                         ModelInferRequest.InferRequestedOutputTensor.newBuilder().setName("probs"))
                     .build()));
     assertStatus(
+        Code.INVALID_ARGUMENT,
+        "has shape [4611686018427387904, 1, 28, 28], more than",
+        () ->
+            kserve.modelInfer(
+                ModelInferRequest.newBuilder()
+                    .setModelName(name)
+                    .addInputs(tensor("input", "FP32", 1L << 62, 1, 28, 28))
+                    .addRawInputContents(ByteString.copyFrom(new byte[4]))
+                    .build()));
+    assertStatus(
+        Code.INVALID_ARGUMENT,
+        "has shape [4611686018427387904, 1, 28, 28], more than",
+        () ->
+            kserve.modelInfer(
+                ModelInferRequest.newBuilder()
+                    .setModelName(name)
+                    .addInputs(tensor("input", "FP32", 1L << 62, 1, 28, 28).setContents(eight))
+                    .build()));
+    InferTensorContents withNaN =
+        InferTensorContents.newBuilder()
+            .addAllFp32Contents(List.of(1f, 2f, 3f, Float.NaN, 5f, 6f, 7f, 8f))
+            .build();
+    assertStatus(
+        Code.INVALID_ARGUMENT,
+        "input 'input' has NaN at value 3; inputs must be finite",
+        () ->
+            kserve.modelInfer(
+                ModelInferRequest.newBuilder()
+                    .setModelName(name)
+                    .addInputs(tensor("input", "FP32", 1, 8).setContents(withNaN))
+                    .build()));
+    assertStatus(
+        Code.INVALID_ARGUMENT,
+        "input 'input' has Infinity at value 0",
+        () ->
+            kserve.modelInfer(
+                ModelInferRequest.newBuilder()
+                    .setModelName(name)
+                    .addInputs(
+                        tensor("input", "FP64", 1, 8)
+                            .setContents(
+                                InferTensorContents.newBuilder()
+                                    .addAllFp64Contents(
+                                        List.of(1e300, 2d, 3d, 4d, 5d, 6d, 7d, 8d))))
+                    .build()));
+    assertStatus(
         Code.NOT_FOUND,
         "version 3 of model",
         () ->

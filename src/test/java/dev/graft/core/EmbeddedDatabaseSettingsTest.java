@@ -23,6 +23,7 @@ class EmbeddedDatabaseSettingsTest extends GraftTest {
 
   @Inject AgroalDataSource dataSource;
   @Inject DatabaseConfig config;
+  @Inject EmbeddedDatabase embedded;
 
   private String show(String setting) throws SQLException {
     try (Connection c = dataSource.getConnection();
@@ -41,9 +42,11 @@ class EmbeddedDatabaseSettingsTest extends GraftTest {
   }
 
   @Test
-  void durableSettingsOverrideTheLibraryDefaults() {
+  void theServerIsAChildOfThisJvm() {
+    long pid = ProcessHandle.current().pid();
+    long postmaster = embedded.pid().orElseThrow();
     assertEquals(
-        "{fsync=on, synchronous_commit=on, full_page_writes=on}",
-        EmbeddedDatabase.serverSettings(true).toString());
+        java.util.Optional.of(pid),
+        ProcessHandle.of(postmaster).flatMap(ProcessHandle::parent).map(ProcessHandle::pid));
   }
 }

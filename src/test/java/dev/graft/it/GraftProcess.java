@@ -123,9 +123,8 @@ final class GraftProcess implements AutoCloseable {
   }
 
   /**
-   * The embedded PostgreSQL server of this data directory, if one runs. pg_ctl detaches it from the
-   * JVM, so it outlives a killed service; a restarted service finds it serving the same data
-   * directory on the same port and uses it.
+   * The embedded PostgreSQL server of this data directory, if one runs: a child of the service's
+   * JVM, which stops it on exit (even when killed, through its parent-death signal).
    */
   Optional<ProcessHandle> postmaster() {
     Path pid = dataDir.resolve("postgres").resolve("postmaster.pid");
@@ -145,6 +144,19 @@ final class GraftProcess implements AutoCloseable {
     } catch (IOException | RuntimeException e) {
       return Optional.empty();
     }
+  }
+
+  /** The service's JVM. */
+  ProcessHandle handle() {
+    return process.toHandle();
+  }
+
+  int databasePort() {
+    return databasePort;
+  }
+
+  int httpPort() {
+    return httpPort;
   }
 
   String logTail() {

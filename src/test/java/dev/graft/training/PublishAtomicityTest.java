@@ -25,6 +25,7 @@ import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -36,6 +37,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 @QuarkusTest
 @TestProfile(PublishAtomicityTest.FailingSteps.class)
+@Tag("own-jvm")
 class PublishAtomicityTest extends GraftTest {
 
   /** Replaces the publish-step observer with {@link FailingPublishStep}. */

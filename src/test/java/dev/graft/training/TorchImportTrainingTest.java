@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
+import dev.graft.api.ImportTestSupport;
 import dev.graft.api.v1.BaseModel;
 import dev.graft.api.v1.FreezeSpec;
 import dev.graft.api.v1.ImagePreprocessing;
@@ -23,7 +24,6 @@ import dev.graft.model.GraphParameters;
 import dev.graft.model.GraphSurgery;
 import dev.graft.onnx.OnnxImport;
 import dev.graft.serving.ServingFixtures;
-import dev.graft.support.BaseModelImports;
 import dev.graft.support.GraftTest;
 import dev.graft.support.TorchExports;
 import io.grpc.Status.Code;
@@ -77,7 +77,7 @@ class TorchImportTrainingTest extends GraftTest {
 
   private BaseModel importExport(
       TorchExports.Export export, byte[] bytes, ImagePreprocessing preprocessing) throws Exception {
-    return BaseModelImports.importModel(
+    return ImportTestSupport.importModel(
         channel,
         ImportBaseModelHeader.newBuilder()
             .setName(
