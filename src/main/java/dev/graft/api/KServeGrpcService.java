@@ -124,8 +124,9 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
         ServerMetadataResponse.newBuilder()
             .setName("graft")
             .setVersion(serverVersion)
+            // Extension names only (the execution provider is a parameter of every ModelInfer
+            // response); not model_repository, whose load and unload calls Graft does not offer.
             .addExtensions("statistics")
-            .addExtensions("graft_execution_provider:" + inference.registry().provider())
             .build());
     response.onCompleted();
   }
@@ -272,27 +273,21 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
     }
     InferInputTensor input = request.getInputs(0);
     boolean raw = request.getRawInputContentsCount() > 0;
-    float[] data = raw ? fromRaw(input, request) : fromContents(input);
-    List<Long> shape = input.getShapeList();
     CompletableFuture<TensorResult> result =
-        inference.inferAsync(ref, input.getName(), shape, data);
+        inference.inferAsync(
+            ref,
+            new Inference.TensorRequest(
+                input.getName(),
+                input.getShapeList(),
+                () -> raw ? fromRaw(input, request) : fromContents(input),
+                request.getOutputsList().stream()
+                    .map(ModelInferRequest.InferRequestedOutputTensor::getName)
+                    .toList()));
     return result.thenApply(r -> toProto(request, r, raw));
   }
 
   private static ModelInferResponse toProto(
       ModelInferRequest request, TensorResult r, boolean raw) {
-    for (ModelInferRequest.InferRequestedOutputTensor wanted : request.getOutputsList()) {
-      if (!wanted.getName().equals(r.name())) {
-        throw new GraftException.InvalidArgument(
-            "unknown output '"
-                + wanted.getName()
-                + "'; "
-                + r.answeredBy().describe()
-                + " has one output named '"
-                + r.name()
-                + "'");
-      }
-    }
     ModelInferResponse.InferOutputTensor.Builder out =
         ModelInferResponse.InferOutputTensor.newBuilder()
             .setName(r.name())

@@ -3,22 +3,31 @@ package dev.graft.data;
 import dev.graft.core.GraftException;
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.Reader;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import org.apache.commons.csv.CSVFormat;
+import org.apache.commons.csv.CSVParser;
+import org.apache.commons.csv.CSVRecord;
 
 /**
  * Reads a CSV file of feature vectors: a header row, one label column, every other column a number.
- * Quoted fields (RFC 4180, without line breaks inside) are understood. The file is read line by
- * line; discovering the classes is a separate first pass over it.
+ * Parsed by Commons CSV as RFC 4180 (quoted fields may hold commas, doubled quotes and line
+ * breaks); blank lines are skipped. The file is streamed; discovering the classes is a separate
+ * first pass over it.
  */
 final class CsvImporter {
+
+  private static final CSVFormat FORMAT =
+      CSVFormat.RFC4180.builder().setIgnoreEmptyLines(true).get();
 
   private final Path file;
   private final List<String> header;
@@ -27,18 +36,17 @@ final class CsvImporter {
   CsvImporter(Path file, String labelColumnName) {
     this.file = file;
     String name = labelColumnName == null || labelColumnName.isEmpty() ? "label" : labelColumnName;
-    try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-      String first = in.readLine();
-      if (first == null || first.isBlank()) {
+    try (CSVParser parser = open()) {
+      Iterator<CSVRecord> it = parser.iterator();
+      if (!it.hasNext()) {
         throw new GraftException.InvalidArgument(
             "CSV file " + file.getFileName() + " is empty; it needs a header row");
       }
-      if (first.startsWith("\uFEFF")) {
-        first = first.substring(1);
-      }
-      this.header = split(first, 1);
+      this.header = it.next().toList();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    } catch (UncheckedIOException | IllegalStateException e) {
+      throw malformed(e);
     }
     this.labelColumn = header.indexOf(name);
     if (labelColumn < 0) {
@@ -108,62 +116,52 @@ final class CsvImporter {
   }
 
   private void forEachRow(RowHandler handler) {
-    try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-      in.readLine();
-      long line = 1;
-      String text;
-      while ((text = in.readLine()) != null) {
-        line++;
-        if (text.isBlank()) {
-          continue;
-        }
-        List<String> fields = split(text, line);
-        if (fields.size() != header.size()) {
+    try (CSVParser parser = open()) {
+      Iterator<CSVRecord> it = parser.iterator();
+      it.next(); // the header
+      long before = parser.getCurrentLineNumber();
+      while (it.hasNext()) {
+        CSVRecord record = it.next();
+        // The line the record ends on (a quoted field may span lines).
+        long line = Math.max(parser.getCurrentLineNumber(), before + 1);
+        before = line;
+        if (record.size() != header.size()) {
           throw new GraftException.InvalidArgument(
               "CSV line "
                   + line
                   + " has "
-                  + fields.size()
+                  + record.size()
                   + " columns but the header has "
                   + header.size()
                   + "; every row needs the same number of features");
         }
-        handler.row(line, fields);
+        handler.row(line, record.toList());
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    } catch (UncheckedIOException | IllegalStateException e) {
+      throw malformed(e);
     }
   }
 
-  static List<String> split(String line, long number) {
-    List<String> fields = new ArrayList<>();
-    StringBuilder field = new StringBuilder();
-    boolean quoted = false;
-    for (int i = 0; i < line.length(); i++) {
-      char ch = line.charAt(i);
-      if (quoted) {
-        if (ch == '"' && i + 1 < line.length() && line.charAt(i + 1) == '"') {
-          field.append('"');
-          i++;
-        } else if (ch == '"') {
-          quoted = false;
-        } else {
-          field.append(ch);
-        }
-      } else if (ch == '"') {
-        quoted = true;
-      } else if (ch == ',') {
-        fields.add(field.toString());
-        field.setLength(0);
-      } else {
-        field.append(ch);
-      }
+  private CSVParser open() throws IOException {
+    BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8);
+    skipByteOrderMark(in);
+    return CSVParser.parse(in, FORMAT);
+  }
+
+  private static void skipByteOrderMark(Reader in) throws IOException {
+    in.mark(1);
+    if (in.read() != '\uFEFF') {
+      in.reset();
     }
-    if (quoted) {
-      throw new GraftException.InvalidArgument("CSV line " + number + " has an unclosed quote");
-    }
-    fields.add(field.toString());
-    return fields;
+  }
+
+  /** Commons CSV's parse errors name the line (never a path): passed on as INVALID_ARGUMENT. */
+  private GraftException.InvalidArgument malformed(RuntimeException e) {
+    Throwable cause = e.getCause() != null ? e.getCause() : e;
+    return new GraftException.InvalidArgument(
+        "CSV file " + file.getFileName() + " is malformed: " + cause.getMessage());
   }
 
   private static boolean isNumber(String s) {

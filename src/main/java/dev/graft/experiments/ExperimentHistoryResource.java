@@ -25,16 +25,30 @@ public class ExperimentHistoryResource {
 
   @GET
   public ExperimentPage list(
-      @QueryParam("pageSize") @DefaultValue("0") int pageSize,
+      @QueryParam("pageSize") @DefaultValue("0") String pageSize,
       @QueryParam("pageToken") @DefaultValue("") String pageToken,
       @QueryParam("tag") @DefaultValue("") String tag) {
-    return experiments.list(pageSize, pageToken, tag);
+    return experiments.list((int) number("pageSize", pageSize), pageToken, tag);
   }
 
   @GET
   @Path("/{id}")
-  public ExperimentInfo get(@PathParam("id") long id) {
-    return experiments.get(id);
+  public ExperimentInfo get(@PathParam("id") String id) {
+    return experiments.get(number("experiment id", id));
+  }
+
+  // Parsed here rather than by JAX-RS, which answers a malformed number with a bare 404.
+  private static long number(String what, String value) {
+    try {
+      long n = Long.parseLong(value.trim());
+      if (what.equals("pageSize") && (n < Integer.MIN_VALUE || n > Integer.MAX_VALUE)) {
+        throw new NumberFormatException();
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw new GraftException.InvalidArgument(
+          what + " must be a whole number, got '" + value + "'");
+    }
   }
 
   @ServerExceptionMapper
@@ -44,6 +58,8 @@ public class ExperimentHistoryResource {
       status = 404;
     } else if (e instanceof GraftException.InvalidArgument) {
       status = 400;
+    } else if (e instanceof GraftException.Unavailable) {
+      status = 503;
     }
     return Response.status(status)
         .type(MediaType.APPLICATION_JSON)

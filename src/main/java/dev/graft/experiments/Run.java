@@ -55,6 +55,13 @@ public class Run {
   @Column(nullable = false)
   public Map<String, Object> config = new LinkedHashMap<>();
 
+  /**
+   * The configuration under the names the search language uses (params.learning_rate, ...); written
+   * once when the run is queued.
+   */
+  @JdbcTypeCode(SqlTypes.JSON)
+  public Map<String, Object> params;
+
   @Column(nullable = false)
   public long seed;
 

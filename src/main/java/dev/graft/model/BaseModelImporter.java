@@ -179,7 +179,15 @@ public class BaseModelImporter {
   }
 
   private BaseModelInfo register(Header header, Path file) {
-    ModelProto model = OnnxImport.load(file);
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    // Errors name what the client sent, never the staging file.
+    ModelProto model =
+        OnnxImport.load(bytes, "the ONNX file sent for base model '" + header.name() + "'");
     ModelProto backbone = GraphSurgery.cut(model, header.featureTensor());
     long[] featureShape = GraphSurgery.featureShape(model, header.featureTensor());
     var input =
@@ -201,6 +209,36 @@ public class BaseModelImporter {
     for (var d : input.get(0).getType().getTensorType().getShape().getDimList()) {
       shape.add(d.hasDimValue() ? d.getDimValue() : -1L);
     }
+    boolean hasPreprocessing = header.preprocessing() != null && !header.preprocessing().isEmpty();
+    if (!hasPreprocessing && shape.size() == 4) {
+      throw new GraftException.InvalidArgument(
+          "an image model needs preprocessing (channels, height, width, scale, mean, std)");
+    }
+    List<Long> exampleShape =
+        header.inputShape() == null || header.inputShape().isEmpty()
+            ? shape.subList(Math.min(1, shape.size()), shape.size())
+            : header.inputShape();
+    if (hasPreprocessing) {
+      Map<String, Object> p = header.preprocessing();
+      exampleShape =
+          List.of(
+              ((Number) p.get("channels")).longValue(),
+              ((Number) p.get("height")).longValue(),
+              ((Number) p.get("width")).longValue());
+    }
+    if (exampleShape.stream().anyMatch(d -> d < 1)) {
+      throw new GraftException.InvalidArgument(
+          "input '"
+              + input.get(0).getName()
+              + "' has dynamic dimensions "
+              + shape
+              + " after the batch; give the header's input_shape (or preprocessing for images)");
+    }
+    ImportTrial.run(
+        backbone,
+        header.featureTensor(),
+        exampleShape.stream().mapToLong(Long::longValue).toArray(),
+        input.get(0));
     Map<String, Object> inputSpec = new LinkedHashMap<>();
     inputSpec.put("name", input.get(0).getName());
     inputSpec.put(
@@ -209,12 +247,6 @@ public class BaseModelImporter {
             ? shape.subList(1, shape.size())
             : header.inputShape());
     inputSpec.put("featureShape", java.util.Arrays.stream(featureShape).boxed().toList());
-    if (header.preprocessing() == null || header.preprocessing().isEmpty()) {
-      if (shape.size() == 4) {
-        throw new GraftException.InvalidArgument(
-            "an image model needs preprocessing (channels, height, width, scale, mean, std)");
-      }
-    }
     return baseModels.register(
         new BaseModels.NewBaseModel(
             header.name(),

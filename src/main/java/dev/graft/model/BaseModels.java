@@ -90,6 +90,15 @@ public class BaseModels {
     return repository.find("name", name).firstResultOptional().isPresent();
   }
 
+  /** Whether the base model of that name is the one the pre-training run published. */
+  @Transactional
+  public boolean existsForRun(String name, long pretrainRunId) {
+    return repository
+        .find("name = ?1 AND pretrainRunId = ?2", name, pretrainRunId)
+        .firstResultOptional()
+        .isPresent();
+  }
+
   @Transactional
   public List<BaseModelInfo> list() {
     return repository.findAll(Sort.by("createdAt")).stream().map(BaseModelInfo::of).toList();

@@ -67,8 +67,30 @@ public class ModelVersions {
    */
   @Transactional
   public ModelVersionInfo register(NewModelVersion spec) {
-    checkName(spec.modelName());
     String alias = spec.alias() == null ? DEFAULT_ALIAS : checkAlias(spec.alias());
+    ModelVersion v = insert(spec);
+    moveAlias(v, alias);
+    return info(v);
+  }
+
+  /**
+   * Registers the file as the next version of the model without moving any alias: the caller moves
+   * one with {@link #setAlias} as the last step of its own transaction. A run registers at most one
+   * version (unique {@code run_id}): see {@link #findByRun}.
+   */
+  @Transactional
+  public ModelVersionInfo registerUnaliased(NewModelVersion spec) {
+    return info(insert(spec));
+  }
+
+  /** The version a training run published, if any. */
+  @Transactional
+  public java.util.Optional<ModelVersionInfo> findByRun(long runId) {
+    return versions.find("runId", runId).firstResultOptional().map(this::info);
+  }
+
+  private ModelVersion insert(NewModelVersion spec) {
+    checkName(spec.modelName());
     if (!Files.isRegularFile(spec.onnxFile()) || !Files.isReadable(spec.onnxFile())) {
       throw new GraftException.InvalidArgument(
           "ONNX file " + spec.onnxFile() + " does not exist or is not readable");
@@ -104,8 +126,7 @@ public class ModelVersions {
     v.metadata = new LinkedHashMap<>(spec.metadata());
     v.createdAt = now();
     versions.persistAndFlush(v);
-    moveAlias(v, alias);
-    return info(v);
+    return v;
   }
 
   /** The version a reference means; NOT_FOUND naming what is missing. */

@@ -234,6 +234,26 @@ final class Kernels {
             return mean(x, ax, keep);
           };
         }
+      case "LayerNormalization":
+        {
+          long axis = a.i("axis", -1);
+          float eps = a.f("epsilon", 1e-5f);
+          // Opset 17's fused LayerNorm, what PyTorch exports nn.LayerNorm as from opset 17 on:
+          // normalised over the axes from `axis` on, then scaled and shifted elementwise.
+          return (in, c) -> {
+            NDArray x = nd(in[0], c);
+            int r = x.getShape().dimension();
+            int from = (int) (axis < 0 ? axis + r : axis);
+            int[] ax = new int[r - from];
+            for (int k = 0; k < ax.length; k++) {
+              ax[k] = from + k;
+            }
+            NDArray centred = x.sub(mean(x, ax, true));
+            NDArray variance = mean(centred.mul(centred), ax, true);
+            NDArray y = centred.div(variance.add(eps).sqrt()).mul(nd(in[1], c));
+            return in.length > 2 && in[2] != null ? y.add(nd(in[2], c)) : y;
+          };
+        }
       case "GlobalAveragePool":
         return (in, c) -> {
           NDArray x = nd(in[0], c);

@@ -38,13 +38,25 @@ public final class OnnxImport {
 
   /** Parses, validates and normalises a model held in memory (external data is refused). */
   public static ModelProto load(byte[] bytes) {
-    return normalise(parse(bytes, "the given bytes"));
+    return load(bytes, "the given bytes");
   }
 
-  /** Validates a model already parsed and returns it normalised to opset 17. */
+  /**
+   * Parses, validates and normalises a model a client sent; external data is refused.
+   *
+   * @param what names the bytes in error messages as the client knows them (never a server path)
+   */
+  public static ModelProto load(byte[] bytes, String what) {
+    return normalise(parse(bytes, what));
+  }
+
+  /**
+   * Validates a model already parsed and returns it normalised: opset 17, and every trainable value
+   * an initializer of its own ({@link GraphNormalizer}).
+   */
   public static ModelProto normalise(ModelProto model) {
     validate(model);
-    return OpsetNormalizer.toTarget(model, defaultOpset(model));
+    return GraphNormalizer.normalise(OpsetNormalizer.toTarget(model, defaultOpset(model)));
   }
 
   /** Writes a model to a file, creating the parent directory. */
@@ -95,8 +107,8 @@ public final class OnnxImport {
         throw new GraftException.InvalidArgument(
             "initializer '"
                 + t.getName()
-                + "' keeps its data in an external file; load the model from its path"
-                + " (OnnxImport.load(Path)) so the data can be read next to it");
+                + "' keeps its data in an external file; send a model that holds all its"
+                + " tensors (in Python: onnx.save_model(model, f, save_as_external_data=False))");
       }
       if (!OnnxTensors.isFloat(t.getDataType()) && !OnnxTensors.isInteger(t.getDataType())) {
         throw new GraftException.InvalidArgument(

@@ -52,6 +52,28 @@ public final class ParityGate {
 
   /** Compares DJL and ORT on {@code batch}; never throws for a mismatch (see {@link #enforce}). */
   public static Result check(OnnxBlock block, NDList batch, Path onnxFile, double tolerance) {
+    return check(
+        block,
+        batch,
+        (env, options) -> env.createSession(onnxFile.toString(), options),
+        "the exported model " + onnxFile,
+        tolerance);
+  }
+
+  /**
+   * Compares DJL and ORT on {@code batch} for a model held in memory, named {@code what} in errors.
+   */
+  public static Result check(
+      OnnxBlock block, NDList batch, byte[] onnx, String what, double tolerance) {
+    return check(block, batch, (env, options) -> env.createSession(onnx, options), what, tolerance);
+  }
+
+  private interface SessionSource {
+    OrtSession open(OrtEnvironment env, OrtSession.SessionOptions options) throws OrtException;
+  }
+
+  private static Result check(
+      OnnxBlock block, NDList batch, SessionSource source, String what, double tolerance) {
     List<double[]> djl = new ArrayList<>();
     List<long[]> djlShapes = new ArrayList<>();
     try (NDManager scratch = batch.head().getManager().newSubManager()) {
@@ -73,7 +95,7 @@ public final class ParityGate {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
     try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-        OrtSession session = env.createSession(onnxFile.toString(), options)) {
+        OrtSession session = source.open(env, options)) {
       for (int i = 0; i < batch.size(); i++) {
         feeds.put(block.inputNames().get(i), toOrt(env, batch.get(i)));
       }
@@ -86,7 +108,7 @@ public final class ParityGate {
                   .orElseThrow(
                       () ->
                           new GraftException.FailedPrecondition(
-                              "exported model " + onnxFile + " has no output '" + name + "'"));
+                              what + " has no output '" + name + "'"));
           OnnxTensor t = (OnnxTensor) v;
           long[] shape = t.getInfo().getShape();
           double diff;
@@ -110,7 +132,7 @@ public final class ParityGate {
       }
     } catch (OrtException e) {
       throw new GraftException.FailedPrecondition(
-          "ONNX Runtime cannot run the exported model " + onnxFile + ": " + e.getMessage());
+          "ONNX Runtime cannot run " + what + ": " + e.getMessage());
     } finally {
       feeds.values().forEach(OnnxTensor::close);
     }

@@ -6,9 +6,9 @@ import java.util.TreeSet;
 /**
  * The ONNX operators (default domain, opset 17 semantics) that {@link OnnxBlock} executes: enough
  * for CNNs exported by PyTorch/Keras and for BERT-family encoders exported by PyTorch, whose
- * LayerNorm (ReduceMean, Sub, Pow, Sqrt, Div), GELU (Erf) and attention-mask arithmetic decompose
- * into them; the pre-trained all-MiniLM-L6-v2 export (opset 11) uses 19 of them and runs within
- * 1e-4 of ONNX Runtime (MiniLmImportTest).
+ * LayerNorm (ReduceMean, Sub, Pow, Sqrt, Div before opset 17, LayerNormalization from 17), GELU
+ * (Erf) and attention-mask arithmetic decompose into them; the pre-trained all-MiniLM-L6-v2 export
+ * (opset 11) uses 19 of them and runs within 1e-4 of ONNX Runtime (MiniLmImportTest).
  */
 public final class SupportedOps {
 
@@ -33,6 +33,7 @@ public final class SupportedOps {
                   "Gemm",
                   "GlobalAveragePool",
                   "Identity",
+                  "LayerNormalization",
                   "LeakyRelu",
                   "MatMul",
                   "MaxPool",

@@ -98,21 +98,42 @@ public class Inference {
    */
   public CompletableFuture<TensorResult> infer(
       ModelRef ref, String inputName, List<Long> shape, float[] data) {
-    return infer(ref, null, inputName, shape, data);
+    return infer(ref, null, new TensorRequest(inputName, shape, () -> data, List.of()));
   }
 
-  private CompletableFuture<TensorResult> infer(
-      ModelRef ref, ServedModel known, String inputName, List<Long> shape, float[] data) {
+  /**
+   * A tensor to run: {@code data} is decoded only once the model is chosen and its name and shape
+   * checked, and the requested outputs are checked before the model runs, so that whatever is wrong
+   * with a request is refused before computing and counted as a failure of that model.
+   *
+   * @param requestedOutputs output names the caller asks for (empty = all)
+   */
+  public record TensorRequest(
+      String inputName,
+      List<Long> shape,
+      java.util.function.Supplier<float[]> data,
+      List<String> requestedOutputs) {}
+
+  private CompletableFuture<TensorResult> infer(ModelRef ref, ServedModel known, TensorRequest t) {
+    List<Long> shape = t.shape();
     if (shape.isEmpty() || shape.get(0) < 1) {
       throw new GraftException.InvalidArgument(
-          "input '" + inputName + "' has shape " + shape + "; the first dimension is the batch");
+          "input '"
+              + t.inputName()
+              + "' has shape "
+              + shape
+              + "; the first dimension is the batch");
     }
     int rows = Math.toIntExact(shape.get(0));
     checkCount(rows);
     return run(
         ref,
         known,
-        model -> checkTensor(model, inputName, shape, data),
+        model -> {
+          checkOutputs(model, t.requestedOutputs());
+          checkTensor(model, t.inputName(), shape, null);
+          return checkTensor(model, t.inputName(), shape, t.data().get());
+        },
         rows,
         answer ->
             new TensorResult(
@@ -125,16 +146,36 @@ public class Inference {
 
   public CompletableFuture<TensorResult> inferAsync(
       ModelRef ref, String inputName, List<Long> shape, float[] data) {
+    return inferAsync(ref, new TensorRequest(inputName, shape, () -> data, List.of()));
+  }
+
+  public CompletableFuture<TensorResult> inferAsync(ModelRef ref, TensorRequest request) {
     ServedModel known = registry.loadedNow(ref);
     if (known != null) {
       try {
-        return infer(ref, known, inputName, shape, data);
+        return infer(ref, known, request);
       } catch (RuntimeException e) {
         return CompletableFuture.failedFuture(e);
       }
     }
-    return CompletableFuture.supplyAsync(() -> infer(ref, inputName, shape, data), executor)
+    return CompletableFuture.supplyAsync(() -> infer(ref, null, request), executor)
         .thenCompose(Function.identity());
+  }
+
+  private static void checkOutputs(ServedModel model, List<String> requested) {
+    String output = model.signature().outputName();
+    for (String wanted : requested) {
+      if (!wanted.equals(output)) {
+        throw new GraftException.InvalidArgument(
+            "unknown output '"
+                + wanted
+                + "'; "
+                + model.info().describe()
+                + " has one output named '"
+                + output
+                + "'");
+      }
+    }
   }
 
   private <T> CompletableFuture<T> run(
@@ -268,6 +309,9 @@ public class Inference {
               + " expects "
               + sig.inputShape()
               + " (-1 = any batch size)");
+    }
+    if (data == null) {
+      return null; // name and shape only, before decoding
     }
     long expected =
         shape.get(0) <= Integer.MAX_VALUE / Math.max(1, sig.rowSize())

@@ -66,6 +66,8 @@ public class ModelRegistry {
   private final Map<Long, Object> loadLocks = new ConcurrentHashMap<>();
   private final Map<Long, ModelStats> stats = new ConcurrentHashMap<>();
   private final List<ServedModel> retired = new ArrayList<>();
+  private final java.util.Set<String> refreshing = ConcurrentHashMap.newKeySet();
+  private volatile boolean outage;
 
   @Inject
   ModelRegistry(ModelVersions versions, ServingConfig config, MeterRegistry meters) {
@@ -110,20 +112,39 @@ public class ModelRegistry {
     return sessions.provider();
   }
 
-  /** The version a reference means now (NOT_FOUND when none). */
+  /**
+   * The version a reference means now (NOT_FOUND when none). While the registry is unreachable an
+   * alias keeps what it last meant, without waiting on the database: one background refresh per
+   * expiry looks for the end of the outage, and the outage is logged once.
+   */
   public ModelVersionInfo resolve(ModelRef ref) {
     String key = key(ref);
     Resolved r = resolved.get(key);
     if (r != null && (!ref.byAlias() || System.nanoTime() < r.expiresAtNanos())) {
       return r.info();
     }
+    if (r != null && outage) {
+      refreshInBackground(ref, key, r);
+      return r.info();
+    }
+    return refresh(ref, key, r);
+  }
+
+  private ModelVersionInfo refresh(ModelRef ref, String key, Resolved r) {
     ModelVersionInfo info;
     try {
       info = resolver.apply(ref);
     } catch (GraftException.Unavailable | GraftException.NotFound e) {
       if (r != null && e instanceof GraftException.Unavailable) {
         // The registry is unreachable: keep serving what the alias last pointed at.
-        LOG.debugf("registry unreachable; %s stays on %s", ref, r.info().describe());
+        if (!outage) {
+          outage = true;
+          LOG.warnf(
+              "model registry unreachable (%s); aliases keep the versions they last meant until it"
+                  + " is back",
+              e.getMessage());
+        }
+        resolved.put(key, new Resolved(r.info(), System.nanoTime() + aliasTtlNanos));
         return r.info();
       }
       resolved.remove(key);
@@ -135,8 +156,31 @@ public class ModelRegistry {
       }
       throw e;
     }
+    if (outage) {
+      outage = false;
+      LOG.info("model registry reachable again; aliases follow it");
+    }
     resolved.put(key, new Resolved(info, System.nanoTime() + aliasTtlNanos));
     return info;
+  }
+
+  private void refreshInBackground(ModelRef ref, String key, Resolved r) {
+    if (refreshing.add(key)) {
+      try {
+        completions.execute(
+            () -> {
+              try {
+                refresh(ref, key, r);
+              } catch (RuntimeException e) {
+                LOG.debugf("background refresh of %s: %s", ref, e);
+              } finally {
+                refreshing.remove(key);
+              }
+            });
+      } catch (RuntimeException e) {
+        refreshing.remove(key);
+      }
+    }
   }
 
   /** The loaded model a reference means, loading it when needed. */
@@ -176,8 +220,19 @@ public class ModelRegistry {
    */
   public CompletableFuture<Answer> infer(
       ModelRef ref, ServedModel known, Function<ServedModel, float[]> prepare, int rows) {
+    if (known != null) {
+      float[] data = prepare.apply(known);
+      CompletableFuture<float[]> out = known.submit(data, rows);
+      if (out != null) {
+        return out.thenApply(values -> new Answer(known, values));
+      }
+      // Unloaded since the caller looked: resolving and loading again read the registry and a
+      // file, which must never happen on the caller's thread (a gRPC event loop).
+      return CompletableFuture.supplyAsync(() -> infer(ref, null, prepare, rows), completions)
+          .thenCompose(Function.identity());
+    }
     for (int attempt = 0; attempt < SUBMIT_ATTEMPTS; attempt++) {
-      ServedModel model = attempt == 0 && known != null ? known : model(ref);
+      ServedModel model = model(ref);
       float[] data = prepare.apply(model);
       CompletableFuture<float[]> out = model.submit(data, rows);
       if (out != null) {

@@ -14,7 +14,9 @@ import java.util.function.LongFunction;
 /**
  * The live event streams of runs in this process. A watcher first receives the run's history
  * (status changes, epochs, export, and only the latest progress event), then live events, and the
- * stream completes when the run reaches a final status.
+ * stream completes when the run reaches a final status. A stream is dropped {@code
+ * graft.training.event-retention} after its run ended (watchers then get the history rebuilt from
+ * the store), so that the hub holds only recent runs.
  */
 @ApplicationScoped
 public class RunEventHub {
@@ -23,10 +25,28 @@ public class RunEventHub {
       org.jboss.logging.Logger.getLogger(RunEventHub.class);
 
   private final Map<Long, Channel> channels = new ConcurrentHashMap<>();
+  private final long retentionNanos;
+
+  @jakarta.inject.Inject
+  RunEventHub(TrainingConfig config) {
+    this(config.eventRetention());
+  }
+
+  RunEventHub(java.time.Duration retention) {
+    this.retentionNanos = retention.toNanos();
+  }
 
   /** Publishes an event built with the next sequence number of the run. */
   public RunEvent publish(long runId, LongFunction<RunEvent> event) {
-    return channel(runId).publish(event);
+    RunEvent published = channel(runId).publish(event);
+    evictEnded();
+    return published;
+  }
+
+  /** Drops the streams of runs that ended more than the retention ago. */
+  void evictEnded() {
+    long now = System.nanoTime();
+    channels.entrySet().removeIf(e -> e.getValue().endedBefore(now - retentionNanos));
   }
 
   public RunEvent status(long runId, RunStatus status, String message) {
@@ -43,6 +63,7 @@ public class RunEventHub {
    * yet (it ended before a restart); it is used only then.
    */
   public Multi<RunEvent> watch(long runId, java.util.function.Supplier<List<RunEvent>> history) {
+    evictEnded();
     return Multi.createFrom()
         .emitter(
             emitter -> {
@@ -80,6 +101,7 @@ public class RunEventHub {
     private final List<MultiEmitter<? super RunEvent>> watchers = new ArrayList<>();
     private long sequence;
     private boolean ended;
+    private long endedAtNanos;
 
     Channel(List<RunEvent> past) {
       for (RunEvent e : past) {
@@ -123,7 +145,12 @@ public class RunEventHub {
       if (event instanceof RunEvent.StatusChanged s) {
         // A resumed run goes back to QUEUED: its stream reopens for new watchers.
         ended = s.status().isFinal();
+        endedAtNanos = System.nanoTime();
       }
+    }
+
+    synchronized boolean endedBefore(long nanos) {
+      return ended && endedAtNanos - nanos < 0;
     }
 
     synchronized void subscribe(MultiEmitter<? super RunEvent> emitter) {

@@ -1,5 +1,6 @@
 package dev.graft.training;
 
+import ai.djl.engine.Engine;
 import dev.graft.experiments.RunStatus;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -27,6 +28,7 @@ public class RunScheduler {
   private final RunEventHub events;
   private final TrainingJob job;
   private final ExecutorService workers;
+  private final DeviceSlots slots;
   private final Map<Long, CancelToken> active = new ConcurrentHashMap<>();
   private volatile boolean stopping;
 
@@ -34,11 +36,12 @@ public class RunScheduler {
     this.store = store;
     this.events = events;
     this.job = job;
+    this.slots = new DeviceSlots(config.maxConcurrentCpuRuns(), config.maxConcurrentGpuRuns());
     AtomicInteger n = new AtomicInteger();
-    // One queue, FIFO: runs start in the order they were queued.
+    // One queue, FIFO: runs start in the order they were queued, as slots of their device free up.
     this.workers =
         Executors.newFixedThreadPool(
-            Math.max(1, config.maxConcurrentCpuRuns()),
+            DeviceSlots.threads(config.maxConcurrentCpuRuns(), config.maxConcurrentGpuRuns()),
             r -> {
               Thread t = new Thread(r, "graft-training-" + n.incrementAndGet());
               t.setDaemon(true);
@@ -89,19 +92,29 @@ public class RunScheduler {
   }
 
   private void execute(long runId, CancelToken token) {
+    DeviceSlots.Slot slot = null;
     try {
+      if (token.isCancelled()) {
+        return;
+      }
+      slot =
+          slots.acquire(
+              DeviceSelector.select(
+                  store.view(runId).spec().device(), Engine.getInstance().getGpuCount()));
       if (token.isCancelled() || !store.claim(runId)) {
         return; // cancelled while queued
       }
       events.status(runId, RunStatus.RUNNING, "");
-      job.run(runId, token);
-      store.finish(runId, RunStatus.SUCCEEDED, null);
+      job.run(runId, token); // its last step publishes the run SUCCEEDED (RunPublisher)
       events.status(runId, RunStatus.SUCCEEDED, "");
     } catch (CancelToken.Cancelled c) {
       RunStatus status = stopping ? RunStatus.INTERRUPTED : RunStatus.CANCELLED;
       String why = stopping ? "the service stopped; ResumeRun continues" : "cancelled by CancelRun";
       store.finish(runId, status, why);
       events.status(runId, status, why);
+    } catch (InterruptedException e) {
+      // Stopping while waiting for a slot: the run stays QUEUED and is scheduled at the next start.
+      Thread.currentThread().interrupt();
     } catch (Throwable t) {
       String message = describe(t);
       LOG.errorf(t, "Run %d failed: %s", runId, message);
@@ -111,6 +124,9 @@ public class RunScheduler {
         events.status(runId, RunStatus.FAILED, message);
       }
     } finally {
+      if (slot != null) {
+        slot.close();
+      }
       active.remove(runId);
     }
   }

@@ -1,6 +1,5 @@
 package dev.graft.training;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.graft.core.GraftException;
 import dev.graft.core.PageToken;
 import dev.graft.data.Dataset;
@@ -19,6 +18,7 @@ import jakarta.transaction.Transactional;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,8 +26,6 @@ import java.util.Map;
 /** The runs' rows in the experiment store: every state change of a run is written here. */
 @ApplicationScoped
 public class RunStore {
-
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   private final RunRepository runs;
   private final MetricPointRepository metrics;
@@ -49,15 +47,6 @@ public class RunStore {
     return Instant.now().truncatedTo(ChronoUnit.MICROS);
   }
 
-  @SuppressWarnings("unchecked")
-  static Map<String, Object> toMap(RunSpec spec) {
-    return JSON.convertValue(spec, LinkedHashMap.class);
-  }
-
-  static RunSpec toSpec(Map<String, Object> config) {
-    return JSON.convertValue(config, RunSpec.class);
-  }
-
   @Transactional
   public long createQueued(
       RunSpec spec,
@@ -73,7 +62,8 @@ public class RunStore {
     r.baseModelId = baseModelId;
     r.datasetId = datasetId;
     r.parentRunId = parentRunId;
-    r.config = toMap(spec);
+    r.config = StoredRunSpec.write(spec);
+    r.params = RunParams.of(spec);
     r.seed = spec.seed();
     r.requestedDevice = spec.device();
     r.versions = new LinkedHashMap<>(versions);
@@ -111,10 +101,7 @@ public class RunStore {
     r.splitHash = splitHash;
     r.trainableParams = trainable;
     r.totalParams = total;
-    Map<String, Object> summary = new LinkedHashMap<>(r.summary);
-    summary.put("featureCache", featureCache);
-    summary.put("labels", labels);
-    r.summary = summary;
+    r.summary = RunSummary.fromStored(r.summary).started(featureCache, labels).toStored();
     r.updatedAt = now();
   }
 
@@ -136,18 +123,41 @@ public class RunStore {
     find(id).updatedAt = now;
   }
 
-  /** Adds entries to the run's summary (test metrics, model version, checkpoint...). */
+  /** Records the test results. */
   @Transactional
-  public void summarize(long id, Map<String, Object> entries, Long peakMemoryBytes) {
+  public void tested(
+      long id,
+      Map<String, Double> testMetrics,
+      List<Long> confusionMatrix,
+      long testExamples,
+      Long peakMemoryBytes) {
     Run r = find(id);
-    Map<String, Object> summary = new LinkedHashMap<>(r.summary);
-    summary.putAll(entries);
-    r.summary = summary;
+    r.summary =
+        RunSummary.fromStored(r.summary)
+            .tested(testMetrics, confusionMatrix, testExamples)
+            .toStored();
+    peak(r, peakMemoryBytes);
+    r.updatedAt = now();
+  }
+
+  /** Records the published model version (inside {@link RunPublisher}'s transaction). */
+  @Transactional
+  public void published(
+      long id, String modelVersion, String onnxSha256, double parityMaxAbsDiff, Long peakMemory) {
+    Run r = find(id);
+    r.summary =
+        RunSummary.fromStored(r.summary)
+            .published(modelVersion, onnxSha256, parityMaxAbsDiff)
+            .toStored();
+    peak(r, peakMemory);
+    r.updatedAt = now();
+  }
+
+  private static void peak(Run r, Long peakMemoryBytes) {
     if (peakMemoryBytes != null) {
       r.peakMemoryBytes =
           Math.max(peakMemoryBytes, r.peakMemoryBytes == null ? 0 : r.peakMemoryBytes);
     }
-    r.updatedAt = now();
   }
 
   @Transactional
@@ -263,11 +273,103 @@ public class RunStore {
             .list();
     boolean more = rows.size() > size;
     List<Run> page = more ? rows.subList(0, size) : rows;
+    return new RunPage(
+        listedRuns(page), more ? PageToken.encode(page.get(page.size() - 1).id) : "");
+  }
+
+  /**
+   * Runs as lists show them, in the order of {@code ids}: each metric's last value (from the
+   * per-run summary), never the per-epoch history. Ids of runs that do not exist are skipped.
+   */
+  @Transactional
+  public List<RunView> listed(List<Long> ids) {
+    if (ids.isEmpty()) {
+      return List.of();
+    }
+    Map<Long, Run> byId = new HashMap<>();
+    runs.list("id in ?1", ids).forEach(r -> byId.put(r.id, r));
+    List<Run> ordered = new ArrayList<>();
+    for (Long id : ids) {
+      Run r = byId.get(id);
+      if (r != null) {
+        ordered.add(r);
+      }
+    }
+    return listedRuns(ordered);
+  }
+
+  private List<RunView> listedRuns(List<Run> page) {
+    Map<Long, List<RunView.EpochValue>> last = new HashMap<>();
+    for (MetricSummary m : metricSummaries(page.stream().map(r -> r.id).toList())) {
+      last.computeIfAbsent(m.runId(), k -> new ArrayList<>())
+          .add(new RunView.EpochValue(m.key(), (int) m.lastStep(), m.last()));
+    }
     List<RunView> views = new ArrayList<>();
     for (Run r : page) {
-      views.add(toView(r));
+      views.add(toView(r, last.getOrDefault(r.id, List.of())));
     }
-    return new RunPage(views, more ? PageToken.encode(page.get(page.size() - 1).id) : "");
+    return views;
+  }
+
+  /** One metric of one run, summarised: its last value and the extremes of its history. */
+  public record MetricSummary(
+      long runId, String key, long lastStep, double last, double min, double max, int points) {}
+
+  /** The metric summaries of the given runs, by run then key. */
+  @Transactional
+  public List<MetricSummary> metricSummaries(List<Long> runIds) {
+    if (runIds.isEmpty()) {
+      return List.of();
+    }
+    @SuppressWarnings("unchecked")
+    List<Object[]> rows =
+        metrics
+            .getEntityManager()
+            .createNativeQuery(
+                "SELECT run_id, key, last_step, last_value, min_value, max_value, points"
+                    + " FROM run_metric_summary WHERE run_id IN (:ids) ORDER BY run_id, key")
+            .setParameter("ids", runIds)
+            .getResultList();
+    List<MetricSummary> out = new ArrayList<>();
+    for (Object[] row : rows) {
+      out.add(
+          new MetricSummary(
+              ((Number) row[0]).longValue(),
+              (String) row[1],
+              ((Number) row[2]).longValue(),
+              ((Number) row[3]).doubleValue(),
+              ((Number) row[4]).doubleValue(),
+              ((Number) row[5]).doubleValue(),
+              ((Number) row[6]).intValue()));
+    }
+    return out;
+  }
+
+  /** The searchable parameters of a run (see RunParams). */
+  @Transactional
+  public Map<String, Object> params(long runId) {
+    Run r = find(runId);
+    return r.params != null ? r.params : RunParams.of(StoredRunSpec.read(r.id, r.config));
+  }
+
+  /** Every point of the given metric keys (all keys when empty), by key then step. */
+  @Transactional
+  public Map<String, List<MetricPoint>> history(long runId, List<String> keys) {
+    find(runId);
+    List<MetricPoint> points =
+        keys.isEmpty()
+            ? metrics.find("runId", Sort.by("key").and("step"), runId).list()
+            : metrics
+                .find("runId = ?1 and key in ?2", Sort.by("key").and("step"), runId, keys)
+                .list();
+    Map<String, List<MetricPoint>> out = new LinkedHashMap<>();
+    for (String k : keys) {
+      out.put(k, new ArrayList<>());
+    }
+    for (MetricPoint p : points) {
+      out.computeIfAbsent(p.key, k -> new ArrayList<>()).add(p);
+    }
+    return out;
   }
 
   /** A page of runs. */
@@ -277,23 +379,16 @@ public class RunStore {
     return runs.findByIdOptional(id).orElseThrow(() -> new GraftException.NotFound("run", id));
   }
 
-  @SuppressWarnings("unchecked")
   private RunView toView(Run r) {
-    List<RunView.EpochValue> values =
+    return toView(
+        r,
         metrics.find("runId", Sort.by("epoch").and("key"), r.id).stream()
             .map(p -> new RunView.EpochValue(p.key, p.epoch, p.value))
-            .toList();
-    Map<String, Object> s = r.summary;
-    Map<String, Double> test = new LinkedHashMap<>();
-    if (s.get("testMetrics") instanceof Map<?, ?> m) {
-      m.forEach((k, v) -> test.put((String) k, ((Number) v).doubleValue()));
-    }
-    List<Long> confusion = new ArrayList<>();
-    if (s.get("confusionMatrix") instanceof List<?> l) {
-      l.forEach(v -> confusion.add(((Number) v).longValue()));
-    }
-    List<String> labels =
-        s.get("labels") instanceof List<?> l ? (List<String>) l : List.<String>of();
+            .toList());
+  }
+
+  private RunView toView(Run r, List<RunView.EpochValue> values) {
+    RunSummary s = RunSummary.fromStored(r.summary);
     String baseModel =
         r.baseModelId == null
             ? ""
@@ -310,20 +405,20 @@ public class RunStore {
         r.status,
         baseModel,
         dataset,
-        toSpec(r.config),
+        StoredRunSpec.read(r.id, r.config),
         r.device == null ? "" : r.device,
         r.seed,
         r.splitHash == null ? "" : r.splitHash,
         r.trainableParams == null ? 0 : r.trainableParams,
         r.totalParams == null ? 0 : r.totalParams,
-        Boolean.TRUE.equals(s.get("featureCache")),
+        s.featureCache(),
         values,
-        test,
-        confusion,
-        labels,
-        s.get("modelVersion") instanceof String v ? v : "",
-        s.get("onnxSha256") instanceof String h ? h : "",
-        s.get("parityMaxAbsDiff") instanceof Number n ? n.doubleValue() : 0,
+        s.testMetrics(),
+        s.confusionMatrix(),
+        s.labels(),
+        s.modelVersion(),
+        s.onnxSha256(),
+        s.parityMaxAbsDiff(),
         r.error == null ? "" : r.error,
         r.versions,
         r.peakMemoryBytes == null ? 0 : r.peakMemoryBytes,
@@ -331,6 +426,16 @@ public class RunStore {
         r.startedAt,
         r.finishedAt,
         r.parentRunId == null ? 0 : r.parentRunId);
+  }
+
+  /** Fills the searchable parameters of runs stored before they existed; returns how many. */
+  @Transactional
+  public int backfillParams() {
+    List<Run> missing = runs.list("params is null");
+    for (Run r : missing) {
+      r.params = RunParams.of(StoredRunSpec.read(r.id, r.config));
+    }
+    return missing.size();
   }
 
   /** The base model and dataset rows a run needs, by name. */

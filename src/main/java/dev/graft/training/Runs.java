@@ -11,7 +11,6 @@ import dev.graft.model.BaseModel;
 import dev.graft.model.BaseModels;
 import io.smallrye.mutiny.Multi;
 import jakarta.enterprise.context.ApplicationScoped;
-import java.nio.file.Files;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -131,8 +130,7 @@ public class Runs {
       throw new GraftException.FailedPrecondition(
           "run " + runId + " is " + status + "; only INTERRUPTED, FAILED or CANCELLED runs resume");
     }
-    if (!Files.isRegularFile(
-        storage.area("runs").resolve(String.valueOf(runId)).resolve("checkpoint/state.json"))) {
+    if (!new Checkpoint(storage.area("runs").resolve(String.valueOf(runId))).exists()) {
       throw new GraftException.FailedPrecondition(
           "run " + runId + " has no checkpoint (it ended before its first epoch); start a new run");
     }

@@ -15,6 +15,13 @@ public interface TrainingConfig {
   @WithDefault("1")
   int maxConcurrentGpuRuns();
 
+  /**
+   * How long after a run ended its live event stream is kept in memory; WatchRun then rebuilds the
+   * history from the store.
+   */
+  @WithDefault("10m")
+  java.time.Duration eventRetention();
+
   /** A progress event is sent at most this often (milliseconds) while an epoch runs. */
   @WithDefault("500")
   long progressIntervalMs();

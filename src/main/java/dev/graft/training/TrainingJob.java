@@ -53,7 +53,7 @@ public class TrainingJob {
   private final RunStore store;
   private final RunEventHub events;
   private final ModelFactory models;
-  private final ModelVersions versions;
+  private final RunPublisher publisher;
   private final BaseModels baseModels;
   private final StorageConfig storage;
   private final TrainingConfig config;
@@ -63,7 +63,7 @@ public class TrainingJob {
       RunStore store,
       RunEventHub events,
       ModelFactory models,
-      ModelVersions versions,
+      RunPublisher publisher,
       BaseModels baseModels,
       StorageConfig storage,
       TrainingConfig config,
@@ -72,7 +72,7 @@ public class TrainingJob {
     this.store = store;
     this.events = events;
     this.models = models;
-    this.versions = versions;
+    this.publisher = publisher;
     this.baseModels = baseModels;
     this.storage = storage;
     this.config = config;
@@ -93,6 +93,15 @@ public class TrainingJob {
   void run(long runId, CancelToken token) {
     RunView run = store.view(runId);
     RunSpec spec = run.spec();
+    if (spec.strategy() == Strategy.PRETRAINING
+        && baseModels.exists(spec.modelName())
+        && !baseModels.existsForRun(spec.modelName(), runId)) {
+      // Taken since the run was queued: fail now rather than after training.
+      throw new GraftException.AlreadyExists(
+          "a base model named '"
+              + spec.modelName()
+              + "' was registered after this run was queued; start a new run with another name");
+    }
     Dataset dataset = store.dataset(spec.dataset());
     Path runDir = storage.area("runs").resolve(String.valueOf(runId));
     MemoryWatch memory = new MemoryWatch();
@@ -244,13 +253,14 @@ public class TrainingJob {
         }
       }
       Map<String, Double> testMetrics = test.metrics("test");
-      Map<String, Object> summary = new LinkedHashMap<>();
-      summary.put("testMetrics", testMetrics);
-      summary.put("confusionMatrix", Arrays.stream(test.confusion()).boxed().toList());
-      summary.put("testExamples", test.count());
-      store.summarize(runId, summary, memory.peak());
+      store.tested(
+          runId,
+          testMetrics,
+          Arrays.stream(test.confusion()).boxed().toList(),
+          test.count(),
+          memory.peak());
 
-      Map<String, String> metadata = metadata(runId, spec, grafted, modelName);
+      Map<String, String> metadata = metadata(runId, spec, grafted, modelName, split);
       OnnxExporter.export(block, metadata, onnx);
       int[] parityIdx =
           Arrays.copyOf(
@@ -280,30 +290,24 @@ public class TrainingJob {
                 + "; no model version was registered");
       }
       ModelVersionInfo version =
-          versions.register(
-              new NewModelVersion(
-                  modelName,
-                  onnx,
-                  labels,
-                  inputSpec(block, grafted),
-                  parity.maxAbsDiff(),
-                  metadata,
+          publisher.publish(
+              new RunPublisher.Publication(
                   runId,
-                  null));
+                  new NewModelVersion(
+                      modelName,
+                      onnx,
+                      labels,
+                      inputSpec(block, grafted),
+                      parity.maxAbsDiff(),
+                      metadata,
+                      runId,
+                      null),
+                  spec.strategy() == Strategy.PRETRAINING
+                      ? baseModel(
+                          runId, spec, grafted, onnx, inputSpec(block, grafted), testMetrics)
+                      : null,
+                  memory.peak()));
       String ref = version.modelName() + ":" + version.version();
-      store.summarize(
-          runId,
-          Map.of(
-              "modelVersion",
-              ref,
-              "onnxSha256",
-              version.sha256(),
-              "parityMaxAbsDiff",
-              parity.maxAbsDiff()),
-          memory.peak());
-      if (spec.strategy() == Strategy.PRETRAINING) {
-        registerBaseModel(runId, spec, grafted, onnx, inputSpec(block, grafted), testMetrics);
-      }
       events.publish(
           runId,
           seq ->
@@ -314,7 +318,7 @@ public class TrainingJob {
 
   /** A finished pre-training becomes a base model: its classifier, to be cut at its features. */
   @SuppressWarnings("unchecked")
-  private void registerBaseModel(
+  private BaseModels.NewBaseModel baseModel(
       long runId,
       RunSpec spec,
       GraftedModel grafted,
@@ -329,26 +333,32 @@ public class TrainingJob {
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
-    baseModels.register(
-        new BaseModels.NewBaseModel(
-            spec.modelName(),
-            spec.architecture(),
-            "PRETRAINED",
-            onnx,
-            grafted.featureTensor(),
-            inputSpec,
-            preprocessing,
-            grafted.labels(),
-            testMetrics,
-            runId));
+    return new BaseModels.NewBaseModel(
+        spec.modelName(),
+        spec.architecture(),
+        "PRETRAINED",
+        onnx,
+        grafted.featureTensor(),
+        inputSpec,
+        preprocessing,
+        grafted.labels(),
+        testMetrics,
+        runId);
   }
 
   private Map<String, String> metadata(
-      long runId, RunSpec spec, GraftedModel grafted, String modelName) {
+      long runId, RunSpec spec, GraftedModel grafted, String modelName, Splits.Split split) {
     Map<String, String> m = new LinkedHashMap<>();
     m.put("graft.run_id", String.valueOf(runId));
     m.put("graft.model_name", modelName);
     m.put("graft.base_model", grafted.baseModelName());
+    if (!grafted.baseModelName().isEmpty()) {
+      m.put("graft.base_model_sha256", store.baseModel(grafted.baseModelName()).sha256);
+    }
+    m.put("graft.seed", String.valueOf(spec.seed()));
+    m.put("graft.dataset", spec.dataset());
+    m.put("graft.dataset_sha256", store.dataset(spec.dataset()).sha256);
+    m.put("graft.split_hash", split.hash());
     m.put("graft.strategy", spec.strategy().name());
     m.put("graft.feature_tensor", grafted.featureTensor());
     try {

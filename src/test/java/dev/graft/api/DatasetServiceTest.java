@@ -467,6 +467,38 @@ class DatasetServiceTest extends GraftTest {
       assertArrayEquals(new float[] {2f, 0.3f}, r.features(2), 0f);
     }
 
+    // Quoted fields holding commas, doubled quotes and a line break (RFC 4180).
+    Path quoted = importsDir().resolve(unique("quoted") + ".csv");
+    Files.writeString(
+        quoted,
+        "\"x, first\",y,label\n1,2,\"a, \"\"b\"\"\"\n3,\"4\",\"two\nlines\"\n5,6,\"a, \"\"b\"\"\"\n",
+        StandardCharsets.UTF_8);
+    Dataset q =
+        register(
+            RegisterDatasetRequest.newBuilder()
+                .setName(unique("csv-quoted"))
+                .setSource(DatasetSource.DATASET_SOURCE_CSV)
+                .setPath(quoted.getFileName().toString()));
+    assertEquals(List.of("a, \"b\"", "two\nlines"), q.getClassNamesList());
+    assertEquals(List.of(2L, 1L), counts(q));
+    try (DatasetReader r = datasets.open(q.getId())) {
+      assertArrayEquals(new float[] {3f, 4f}, r.features(1), 0f);
+      assertArrayEquals(new float[] {5f, 6f}, r.features(2), 0f);
+    }
+    Path unclosed = importsDir().resolve(unique("unclosed") + ".csv");
+    Files.writeString(unclosed, "a,label\n1,\"x\n");
+    String unclosedName = unique("csv-unclosed");
+    assertRefusedAndNothingStored(
+        Code.INVALID_ARGUMENT,
+        "is malformed",
+        unclosedName,
+        () ->
+            register(
+                RegisterDatasetRequest.newBuilder()
+                    .setName(unclosedName)
+                    .setSource(DatasetSource.DATASET_SOURCE_CSV)
+                    .setPath(unclosed.getFileName().toString())));
+
     Path ragged = importsDir().resolve(unique("ragged") + ".csv");
     Files.writeString(ragged, "a,b,label\n1,2,x\n1,2,3,x\n");
     String name = unique("csv-bad");

@@ -47,6 +47,7 @@ class HealthAndPersistenceTest extends GraftTest {
         experiments.createExperiment(CreateExperimentRequest.newBuilder().setName(name).build());
     assertEquals(ServingStatus.SERVING, check(""));
     assertEquals(ServingStatus.SERVING, check("graft.v1.ExperimentService"));
+    assertEquals(ServingStatus.SERVING, check("grpc.health.v1.Health"));
     given().get("/q/health/ready").then().statusCode(200);
 
     try {
@@ -54,6 +55,8 @@ class HealthAndPersistenceTest extends GraftTest {
 
       assertEquals(ServingStatus.NOT_SERVING, check(""));
       assertEquals(ServingStatus.NOT_SERVING, check("graft.v1.ExperimentService"));
+      // The health service itself still answers.
+      assertEquals(ServingStatus.SERVING, check("grpc.health.v1.Health"));
       given().get("/q/health/ready").then().statusCode(503).body("status", equalTo("DOWN"));
       given().get("/q/health/live").then().statusCode(200);
       assertStatus(

@@ -88,7 +88,8 @@ class KServeServiceTest extends GraftTest {
     ServerMetadataResponse server =
         kserve.serverMetadata(ServerMetadataRequest.getDefaultInstance());
     assertEquals("graft", server.getName());
-    assertTrue(server.getExtensionsList().contains("graft_execution_provider:CPU"));
+    // Only extension names; no model_repository: RepositoryModelLoad/Unload are not offered.
+    assertEquals(List.of("statistics"), server.getExtensionsList());
 
     ModelMetadataResponse m =
         kserve.modelMetadata(ModelMetadataRequest.newBuilder().setName(name).build());
@@ -332,6 +333,52 @@ class KServeServiceTest extends GraftTest {
                     .setModelVersion("3")
                     .addInputs(tensor("input", "FP32", 1, 8).setContents(eight))
                     .build()));
+  }
+
+  @Test
+  void anUnknownOutputOrAWrongContentsCountIsRefusedBeforeRunningAndCountedAsAFailure() {
+    String name = ServingFixtures.unique("mlp");
+    ServingFixtures.registerMlp(versions, name, 4, Map.of());
+    InferTensorContents eight =
+        InferTensorContents.newBuilder()
+            .addAllFp32Contents(List.of(1f, 2f, 3f, 4f, 5f, 6f, 7f, 8f))
+            .build();
+    ModelInferResponse ok =
+        kserve.modelInfer(
+            ModelInferRequest.newBuilder()
+                .setModelName(name)
+                .addInputs(tensor("input", "FP32", 1, 8).setContents(eight))
+                .build());
+    assertEquals("CPU", ok.getParametersOrThrow("execution_provider").getStringParam());
+    assertStatus(
+        Code.INVALID_ARGUMENT,
+        "unknown output 'probs'; model '" + name + "' version 1 has one output named",
+        () ->
+            kserve.modelInfer(
+                ModelInferRequest.newBuilder()
+                    .setModelName(name)
+                    .addInputs(tensor("input", "FP32", 1, 8).setContents(eight))
+                    .addOutputs(
+                        ModelInferRequest.InferRequestedOutputTensor.newBuilder().setName("probs"))
+                    .build()));
+    assertStatus(
+        Code.INVALID_ARGUMENT,
+        "needs 16 FP32 values in contents, got 8",
+        () ->
+            kserve.modelInfer(
+                ModelInferRequest.newBuilder()
+                    .setModelName(name)
+                    .addInputs(tensor("input", "FP32", 2, 8).setContents(eight))
+                    .build()));
+    ModelStatistics s =
+        kserve
+            .modelStatistics(
+                ModelStatisticsRequest.newBuilder().setName(name).setVersion("1").build())
+            .getModelStats(0);
+    assertEquals(1, s.getInferenceCount()); // the refused ones never ran
+    assertEquals(1, s.getExecutionCount());
+    assertEquals(1, s.getInferenceStats().getSuccess().getCount());
+    assertEquals(2, s.getInferenceStats().getFail().getCount());
   }
 
   @Test

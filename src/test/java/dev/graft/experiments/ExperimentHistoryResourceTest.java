@@ -51,6 +51,19 @@ class ExperimentHistoryResourceTest extends GraftTest {
         .then()
         .statusCode(400)
         .body("error", containsString("page_size 5000 is out of range"));
+    given()
+        .get("/api/experiments/abc")
+        .then()
+        .statusCode(400)
+        .contentType("application/json")
+        .body("error", equalTo("experiment id must be a whole number, got 'abc'"));
+    given()
+        .queryParam("pageSize", "x")
+        .get("/api/experiments")
+        .then()
+        .statusCode(400)
+        .contentType("application/json")
+        .body("error", equalTo("pageSize must be a whole number, got 'x'"));
   }
 
   @Test

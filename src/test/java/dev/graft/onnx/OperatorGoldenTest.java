@@ -461,6 +461,33 @@ class OperatorGoldenTest {
             d(2, 3, 4)));
     c.add(
         one(
+            "LayerNormalization last axis",
+            g ->
+                g.input("x", FLOAT, 2, 3, 4)
+                    .init("scale", new long[] {4}, new float[] {1f, 0.5f, -2f, 3f})
+                    .init("bias", new long[] {4}, new float[] {0.1f, 0f, -0.3f, 2f})
+                    .output("y", FLOAT)
+                    .node(
+                        "LayerNormalization",
+                        "n",
+                        s("x", "scale", "bias"),
+                        s("y"),
+                        attr("epsilon", 1e-3f)),
+            d(2, 3, 4)));
+    c.add(
+        one(
+            "LayerNormalization from axis 1 without bias",
+            g ->
+                g.input("x", FLOAT, 2, 3, 4)
+                    .init(
+                        "scale",
+                        new long[] {3, 4},
+                        new float[] {1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6})
+                    .output("y", FLOAT)
+                    .node("LayerNormalization", "n", s("x", "scale"), s("y"), attr("axis", 1L)),
+            d(2, 3, 4)));
+    c.add(
+        one(
             "GlobalAveragePool",
             g ->
                 g.input("x", FLOAT, 2, 3, 5, 4)

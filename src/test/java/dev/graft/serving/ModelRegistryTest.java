@@ -58,7 +58,15 @@ class ModelRegistryTest {
     return info;
   }
 
+  private volatile boolean databaseDown;
+  private final java.util.concurrent.atomic.AtomicInteger resolutions =
+      new java.util.concurrent.atomic.AtomicInteger();
+
   private ModelVersionInfo resolve(ModelRef ref) {
+    resolutions.incrementAndGet();
+    if (databaseDown) {
+      throw new GraftException.Unavailable("the database is not reachable", null);
+    }
     ModelVersionInfo info =
         byKey.get(ref.name() + (ref.byAlias() ? "@" + ref.alias() : "#" + ref.version()));
     if (info == null) {
@@ -68,12 +76,19 @@ class ModelRegistryTest {
   }
 
   private void open(int maxLoaded) {
+    open(maxLoaded, Duration.ofMinutes(1));
+  }
+
+  private void open(int maxLoaded, Duration aliasTtl) {
+    if (registry != null) {
+      registry.close();
+    }
     registry =
         new ModelRegistry(
             this::resolve,
             SessionFactory.cpu(),
             maxLoaded,
-            Duration.ofMinutes(1),
+            aliasTtl,
             info -> new BatchSettings(16, Duration.ZERO, 10_000),
             new SimpleMeterRegistry(),
             java.util.concurrent.ForkJoinPool.commonPool());
@@ -204,6 +219,71 @@ class ModelRegistryTest {
       assertEquals(expected[s.index()], s.score(), 1e-6f);
     }
     assertTrue(scores.get(0).score() >= scores.get(1).score());
+  }
+
+  @Test
+  void aModelUnloadedBeforeQueueingIsReloadedOnAWorkerNotOnTheCallersThread() throws Exception {
+    ModelVersionInfo va =
+        version("a", 1, OnnxFixtures.mlp(dir.resolve("a.onnx"), 8, 16, 3, 1, Map.of()));
+    ModelVersionInfo vb =
+        version("b", 1, OnnxFixtures.mlp(dir.resolve("b.onnx"), 8, 16, 3, 2, Map.of()));
+    ModelRef a = ModelRef.version("a", 1);
+    registry.model(a);
+    ServedModel known = registry.loadedNow(a); // what an event-loop caller found loaded
+    registry.load(vb); // budget 1: a is unloaded before the caller queues
+    assertFalse(registry.isLoaded(va.id()));
+
+    List<Thread> preparedOn = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ModelRegistry.Answer answer =
+        registry
+            .infer(
+                a,
+                known,
+                m -> {
+                  preparedOn.add(Thread.currentThread());
+                  return new float[8];
+                },
+                1)
+            .get(10, TimeUnit.SECONDS);
+    assertEquals(va.id(), answer.model().info().id());
+    assertTrue(registry.isLoaded(va.id()));
+    // First against the unloaded model on the caller's thread, then, reloaded, on a worker.
+    assertEquals(2, preparedOn.size());
+    assertEquals(Thread.currentThread(), preparedOn.get(0));
+    assertTrue(preparedOn.get(1) != Thread.currentThread(), preparedOn.toString());
+  }
+
+  @Test
+  void duringADatabaseOutageAnAliasAnswersWithoutWaitingAndFollowsItOnceBack() throws Exception {
+    open(4, Duration.ofMillis(50));
+    ModelVersionInfo i1 =
+        version("m", 1, OnnxFixtures.mlp(dir.resolve("v1.onnx"), 4, 8, 2, 1, Map.of()));
+    ModelVersionInfo i2 =
+        version("m", 2, OnnxFixtures.mlp(dir.resolve("v2.onnx"), 4, 8, 2, 2, Map.of()));
+    byKey.put("m@latest", i1);
+    ModelRef latest = ModelRef.latest("m");
+    assertEquals(1, registry.resolve(latest).version());
+
+    databaseDown = true;
+    byKey.put("m@latest", i2); // moved by another replica meanwhile
+    resolutions.set(0);
+    for (int round = 0; round < 3; round++) {
+      Thread.sleep(60); // the cached resolution expires
+      for (int i = 0; i < 100; i++) {
+        assertEquals(1, registry.resolve(latest).version());
+      }
+    }
+    // One lookup found the outage; after that at most one background refresh per expiry.
+    assertTrue(resolutions.get() <= 3, "resolutions during the outage: " + resolutions.get());
+
+    databaseDown = false;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    int seen = 1;
+    while (seen != 2 && System.nanoTime() < deadline) {
+      Thread.sleep(60);
+      seen = registry.resolve(latest).version();
+    }
+    assertEquals(2, seen);
   }
 
   @Test

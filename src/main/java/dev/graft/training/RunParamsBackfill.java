@@ -1,0 +1,28 @@
+package dev.graft.training;
+
+import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import org.jboss.logging.Logger;
+
+/** Once the schema is migrated: runs stored before run search existed become searchable too. */
+@ApplicationScoped
+class RunParamsBackfill {
+
+  private static final Logger LOG = Logger.getLogger(RunParamsBackfill.class);
+
+  private final RunStore store;
+
+  RunParamsBackfill(RunStore store) {
+    this.store = store;
+  }
+
+  /** After DatabaseStartup (priority 1), before the scheduler picks up queued runs. */
+  void onStart(@Observes @Priority(5) StartupEvent event) {
+    int filled = store.backfillParams();
+    if (filled > 0) {
+      LOG.infof("Made %d stored runs searchable by their parameters", filled);
+    }
+  }
+}

@@ -1,0 +1,239 @@
+package dev.graft.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.graft.api.v1.CreateExperimentRequest;
+import dev.graft.api.v1.ExperimentServiceGrpc;
+import dev.graft.api.v1.HyperParameters;
+import dev.graft.api.v1.StartRunRequest;
+import dev.graft.api.v1.Strategy;
+import dev.graft.experiments.RunStatus;
+import dev.graft.support.GraftTest;
+import dev.graft.training.RunStore;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.logging.Level;
+import java.util.stream.Collectors;
+import javax.sql.DataSource;
+import org.eclipse.microprofile.config.ConfigProvider;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.Keys;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.logging.LogEntry;
+import org.openqa.selenium.logging.LogType;
+import org.openqa.selenium.logging.LoggingPreferences;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/**
+ * The dashboard in a real headless Chromium against the running service: the runs table loads with
+ * no console errors, the filter box narrows it (and shows a malformed filter's error inline), and a
+ * run's page plots its learning curves with one point per epoch and its confusion matrix.
+ * Screenshots go to target/screenshots/.
+ */
+@QuarkusTest
+class DashboardBrowserTest extends GraftTest {
+
+  private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+  private static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
+
+  @Inject RunStore store;
+  @Inject DataSource dataSource;
+
+  @Test
+  void runsTableFiltersAndARunPagePlotsItsCurves() throws Exception {
+    Assumptions.assumeTrue(
+        Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
+        "no browser: install Debian's chromium and chromium-driver as root "
+            + "(scripts/install-browser.sh does) to run the dashboard test");
+    String tag = UUID.randomUUID().toString().substring(0, 8);
+    long experiment =
+        ExperimentServiceGrpc.newBlockingStub(channel)
+            .createExperiment(
+                CreateExperimentRequest.newBuilder().setName("dashboard-" + tag).build())
+            .getId();
+    long dataset = dataset("dash-data-" + tag);
+    long tl = run(experiment, "tl-" + tag, Strategy.TRANSFER_LEARNING, dataset, tag, 3);
+    run(experiment, "ft-" + tag, Strategy.FINE_TUNING, dataset, tag, 2);
+    run(experiment, "gr-" + tag, Strategy.GRADUAL, dataset, tag, 4);
+
+    int port = ConfigProvider.getConfig().getValue("quarkus.http.test-port", Integer.class);
+    String base = "http://localhost:" + port;
+    Path shots = Path.of("target", "screenshots");
+    Files.createDirectories(shots);
+    ChromeDriver driver = browser();
+    try {
+      WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(30));
+      driver.get(base + "/#/?experiment=" + experiment);
+      wait.until(d -> rows(d).size() == 3);
+      assertEquals(
+          List.of("gr-" + tag, "ft-" + tag, "tl-" + tag),
+          rows(driver).stream()
+              .map(r -> r.findElements(By.tagName("td")).get(1).getText())
+              .toList(),
+          "newest first");
+      save(driver, shots.resolve("dashboard-runs.png"));
+
+      WebElement filter = driver.findElement(By.id("filter"));
+      filter.sendKeys("strategy = 'FINE_TUNING' OR metrics.val_accuracy.max > 0.85", Keys.ENTER);
+      wait.until(d -> rows(d).size() == 2);
+      filter = driver.findElement(By.id("filter"));
+      filter.clear();
+      filter.sendKeys("strategy = ", Keys.ENTER);
+      wait.until(
+          d -> d.findElement(By.id("filter-error")).getText().contains("expected a value after ="));
+      assertEquals(0, rows(driver).size());
+
+      driver.get(base + "/#/runs/" + tl);
+      wait.until(d -> !d.findElements(By.cssSelector("#curves canvas")).isEmpty());
+      JavascriptExecutor js = driver;
+      Object points =
+          js.executeScript(
+              "return echarts.getInstanceByDom(document.getElementById('curves')).getOption()"
+                  + ".series.find(s => s.name === 'val_accuracy').data.length");
+      assertEquals(3L, ((Number) points).longValue(), "one point per epoch");
+      Object cells =
+          js.executeScript(
+              "return echarts.getInstanceByDom(document.getElementById('confusion')).getOption()"
+                  + ".series[0].data.length");
+      assertEquals(4L, ((Number) cells).longValue(), "2×2 confusion matrix");
+      assertTrue(driver.findElement(By.id("lineage")).getText().contains("run " + tl));
+      save(driver, shots.resolve("dashboard-run.png"));
+
+      List<LogEntry> errors =
+          driver.manage().logs().get(LogType.BROWSER).getAll().stream()
+              .filter(e -> e.getLevel().intValue() >= Level.SEVERE.intValue())
+              .toList();
+      // The malformed filter's 400 is expected; nothing else may fail.
+      List<LogEntry> unexpected =
+          errors.stream()
+              .filter(e -> !e.getMessage().contains("/api/runs?filter=strategy"))
+              .toList();
+      assertTrue(
+          unexpected.isEmpty(),
+          unexpected.stream().map(LogEntry::getMessage).collect(Collectors.joining("\n")));
+    } catch (RuntimeException | AssertionError e) {
+      save(driver, shots.resolve("dashboard-failure.png"));
+      throw new AssertionError(
+          "dashboard test failed at "
+              + driver.getCurrentUrl()
+              + "; browser console:\n"
+              + driver.manage().logs().get(LogType.BROWSER).getAll().stream()
+                  .map(LogEntry::getMessage)
+                  .collect(Collectors.joining("\n"))
+              + "\npage text:\n"
+              + driver.findElement(By.tagName("body")).getText(),
+          e);
+    } finally {
+      driver.quit();
+    }
+  }
+
+  private static List<WebElement> rows(org.openqa.selenium.WebDriver d) {
+    return d.findElements(By.cssSelector("#runs tbody tr"));
+  }
+
+  private static ChromeDriver browser() throws Exception {
+    ChromeOptions options = new ChromeOptions();
+    options.setBinary(CHROMIUM.toFile());
+    Path profile = Files.createTempDirectory("graft-chromium-");
+    options.addArguments(
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        "--user-data-dir=" + profile);
+    LoggingPreferences logs = new LoggingPreferences();
+    logs.enable(LogType.BROWSER, Level.ALL);
+    options.setCapability("goog:loggingPrefs", logs);
+    ChromeDriverService service =
+        new ChromeDriverService.Builder()
+            .usingDriverExecutable(new File(CHROMEDRIVER.toString()))
+            .usingAnyFreePort()
+            .build();
+    return new ChromeDriver(service, options);
+  }
+
+  private static void save(ChromeDriver driver, Path file) throws Exception {
+    File shot = ((TakesScreenshot) driver).getScreenshotAs(OutputType.FILE);
+    Files.copy(shot.toPath(), file, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  private long run(
+      long experiment, String name, Strategy strategy, long dataset, String tag, int epochs) {
+    long id =
+        store.createQueued(
+            TrainingGrpcService.toSpec(
+                    StartRunRequest.newBuilder()
+                        .setExperimentId(experiment)
+                        .setName(name)
+                        .setDataset("dash-data-" + tag)
+                        .setStrategy(strategy)
+                        .setHyperParameters(HyperParameters.newBuilder().setEpochs(epochs))
+                        .build())
+                .withDefaults(),
+            null,
+            dataset,
+            null,
+            Map.of());
+    store.claim(id);
+    store.started(id, "cpu", "split-" + tag, 100, 1000, true, List.of("cat", "dog"));
+    for (int e = 0; e < epochs; e++) {
+      store.epoch(
+          id,
+          e,
+          Map.of(
+              "train_loss",
+              1.0 / (e + 1),
+              "val_loss",
+              1.1 / (e + 1),
+              "val_accuracy",
+              0.5 + 0.12 * e,
+              "val_macro_f1",
+              0.45 + 0.12 * e));
+    }
+    store.tested(id, Map.of("test_accuracy", 0.8), List.of(8L, 2L, 1L, 9L), 20, null);
+    store.finish(id, RunStatus.SUCCEEDED, null);
+    return id;
+  }
+
+  private long dataset(String name) throws Exception {
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement st =
+            c.prepareStatement(
+                "INSERT INTO dataset (name, kind, source, status, class_names, class_counts, "
+                    + "example_count, example_shape, storage_path, created_at) VALUES (?, "
+                    + "'IMAGE', 'UPLOAD', 'READY', '[\"cat\",\"dog\"]', '{\"cat\":1,\"dog\":1}',"
+                    + " 2, '[1,2,2]', '/nowhere', now()) RETURNING id")) {
+      st.setString(1, name);
+      try (ResultSet rs = st.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    }
+  }
+}
