@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the Node examples against a freshly started Graft: the transfer-learning walk-through
 # (walkthrough.js), then unary + streaming Predict and KServe ModelInfer (client.js) on the
-# model it trained. Used by the build's integration-test phase; skipped without node/npm.
+# model it trained, and the exact error texts grpc-js (errors.js) and, where python3-grpcio is
+# installed, Python (../python/errors.py) receive. Used by the build's integration-test phase;
+# skipped without node/npm.
 #
 #   examples/node/ci.sh [path to quarkus-run.jar]
 set -euo pipefail
@@ -21,9 +23,10 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/graft-node-XXXXXX")
 free_port() { node -e 'const s=require("net").createServer().listen(0,()=>{console.log(s.address().port);s.close()})'; }
 http_port=$(free_port)
+grpc_port=$(free_port)
 db_port=$(free_port)
 java -Dgraft.storage.dir="$work/data" -Dgraft.database.embedded-port="$db_port" \
-  -Dquarkus.http.port="$http_port" -Dgraft.bootstrap.pretrain=false \
+  -Dquarkus.http.port="$http_port" -Dquarkus.grpc.server.port="$grpc_port" -Dgraft.bootstrap.pretrain=false \
   -Dgraft.bootstrap.register-minilm=false -Djava.io.tmpdir="$work" \
   -jar "$jar" >"$work/server.log" 2>&1 &
 server=$!
@@ -42,10 +45,24 @@ for _ in $(seq 1 180); do
   sleep 1
 done
 
-if ! OUT_DIR="$work/out" node "$here/walkthrough.js" "localhost:$http_port" | tee "$work/walkthrough.log"; then
+if ! OUT_DIR="$work/out" node "$here/walkthrough.js" "localhost:$grpc_port" | tee "$work/walkthrough.log"; then
   tail -50 "$work/server.log"
   exit 1
 fi
 model=$(sed -n 's/^MODEL=//p' "$work/walkthrough.log")
-node "$here/client.js" "localhost:$http_port" "$model" "$work/out/square.png"
-echo "node-examples: walk-through and client passed"
+node "$here/client.js" "localhost:$grpc_port" "$model" "$work/out/square.png"
+node "$here/errors.js" "localhost:$grpc_port" "$model"
+# The first Python that has grpcio: the one on the PATH, or Debian's (python3-grpcio).
+python=""
+for candidate in python3 /usr/bin/python3; do
+  if command -v "$candidate" >/dev/null && "$candidate" -c 'import grpc' 2>/dev/null; then
+    python=$candidate
+    break
+  fi
+done
+if [ -n "$python" ]; then
+  "$python" "$root/examples/python/errors.py" "localhost:$grpc_port"
+else
+  echo "python-errors: skipped, no python3 with the grpc module (apt-get install python3-grpcio)"
+fi
+echo "node-examples: walk-through, client and error texts passed"

@@ -5,7 +5,7 @@
 //   node client.js <address> <model name> <input>
 //
 // <input> is a PNG/JPEG file (for image models) or comma-separated floats (for
-// feature models), e.g.  node client.js localhost:8080 mnist digit.png
+// feature models), e.g.  node client.js localhost:9000 mnist digit.png
 // Exits non-zero when any call fails or an answer is inconsistent.
 'use strict';
 

@@ -8,7 +8,7 @@
 //   5. read the run's results and download the exported ONNX model (sha256 checked)
 //   6. predict with the new model
 //
-//   node walkthrough.js <address> [existing base model]     e.g. localhost:8080
+//   node walkthrough.js <address> [existing base model]     e.g. localhost:9000
 // Writes an example PNG of the target task next to the downloaded model, in $OUT_DIR
 // (default: the current directory), for client.js. Exits non-zero on any failure.
 'use strict';
@@ -33,7 +33,7 @@ const definition = protoLoader.loadSync(
 );
 const v1 = grpc.loadPackageDefinition(definition).graft.v1;
 
-const address = process.argv[2] || 'localhost:8080';
+const address = process.argv[2] || 'localhost:9000';
 const existingBase = process.argv[3];
 const outDir = process.env.OUT_DIR || '.';
 const credentials = grpc.credentials.createInsecure();

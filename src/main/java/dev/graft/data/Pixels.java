@@ -83,6 +83,38 @@ public record Pixels(int channels, int height, int width, byte[] data) {
     }
   }
 
+  /** Height and width of an encoded image. */
+  public record Size(int height, int width) {
+    public long pixels() {
+      return (long) height * width;
+    }
+  }
+
+  /**
+   * Reads only the header of a PNG or JPEG: its size, without decoding it (a few kilobytes of PNG
+   * can claim gigabytes of pixels).
+   */
+  public static Size size(byte[] encoded, String what) {
+    try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(encoded))) {
+      Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
+      if (readers == null || !readers.hasNext()) {
+        throw unreadable(encoded, what, null);
+      }
+      ImageReader reader = readers.next();
+      try {
+        reader.setInput(in, true, true);
+        return new Size(reader.getHeight(0), reader.getWidth(0));
+      } finally {
+        reader.dispose();
+      }
+    } catch (IOException | RuntimeException e) {
+      if (e instanceof GraftException g) {
+        throw g;
+      }
+      throw unreadable(encoded, what, e);
+    }
+  }
+
   private static GraftException unreadable(byte[] encoded, String what, Exception cause) {
     String reason = cause == null || cause.getMessage() == null ? "" : ": " + cause.getMessage();
     return new GraftException.InvalidArgument(

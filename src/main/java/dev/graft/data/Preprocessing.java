@@ -63,14 +63,11 @@ public record Preprocessing(
   }
 
   /**
-   * Largest image side {@link #apply(byte[], String)} decodes; larger images are refused before
-   * decoding, since a few kilobytes of PNG can claim gigabytes of pixels.
+   * Decodes a PNG or JPEG and preprocesses it; a corrupt image is an INVALID_ARGUMENT. The caller
+   * has checked its size from the header ({@link Pixels#size}): serving through its pixel budget.
    */
-  public static final int MAX_DECODED_SIDE = 16384;
-
-  /** Decodes a PNG or JPEG and preprocesses it; a corrupt image is an INVALID_ARGUMENT. */
   public float[] apply(byte[] encoded, String what) {
-    return apply(Pixels.decode(encoded, what, MAX_DECODED_SIDE));
+    return apply(Pixels.decode(encoded, what, Integer.MAX_VALUE));
   }
 
   /** Preprocesses a decoded image into CHW floats. */

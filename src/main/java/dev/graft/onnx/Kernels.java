@@ -45,13 +45,33 @@ final class Kernels {
     final NDManager manager;
     final boolean training;
 
-    RunContext(NDManager manager, boolean training) {
+    /** Draws dropout masks when set; else the engine's process-wide generator does. */
+    final java.util.SplittableRandom random;
+
+    RunContext(NDManager manager, boolean training, java.util.SplittableRandom random) {
       this.manager = manager;
       this.training = training;
+      this.random = random;
     }
   }
 
   private Kernels() {}
+
+  /**
+   * Inverted dropout's mask (0, or 1 / (1 - ratio) for kept values) drawn from the run's own
+   * generator, so that runs training at the same time each stay reproducible from their seed.
+   */
+  private static NDArray dropoutMask(NDArray x, float ratio, java.util.SplittableRandom random) {
+    float keep = 1f / (1f - ratio);
+    float[] mask = new float[Math.toIntExact(x.size())];
+    synchronized (random) {
+      for (int i = 0; i < mask.length; i++) {
+        mask[i] = random.nextDouble() < ratio ? 0f : keep;
+      }
+    }
+    NDArray m = x.getManager().create(mask, x.getShape());
+    return m.getDevice().equals(x.getDevice()) ? m : m.toDevice(x.getDevice(), false);
+  }
 
   static Op compile(NodeProto n, String nodeName, Scope scope) {
     Attrs a = new Attrs(n);
@@ -104,7 +124,10 @@ final class Kernels {
           if (!c.training || ratio == 0f) {
             return x;
           }
-          return Dropout.dropout(x, ratio, true).head();
+          if (c.random == null) {
+            return Dropout.dropout(x, ratio, true).head();
+          }
+          return x.mul(dropoutMask(x, ratio, c.random));
         };
       case "Flatten":
         {

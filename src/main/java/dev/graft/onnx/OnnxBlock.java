@@ -57,6 +57,7 @@ public final class OnnxBlock extends AbstractBlock {
           "Unsqueeze", new int[] {1});
 
   private final ModelProto model;
+  private volatile java.util.SplittableRandom dropoutRandom;
   private final Map<String, TensorProto> initializers = new LinkedHashMap<>();
   private final List<String> inputNames = new ArrayList<>();
   private final List<DataType> inputTypes = new ArrayList<>();
@@ -298,6 +299,14 @@ public final class OnnxBlock extends AbstractBlock {
     // Weights come from the graph; see the class comment.
   }
 
+  /**
+   * Draws this block's dropout masks from a generator of that seed from now on, instead of the
+   * engine's process-wide one: two blocks training at once then stay independent and reproducible.
+   */
+  public void seedDropout(long seed) {
+    dropoutRandom = new java.util.SplittableRandom(seed);
+  }
+
   private NDList execute(NDList inputs, Function<Parameter, NDArray> values, boolean training) {
     if (inputs.size() != inputSlots.length) {
       throw new GraftException.InvalidArgument(
@@ -316,7 +325,7 @@ public final class OnnxBlock extends AbstractBlock {
     for (int i = 0; i < paramSlots.length; i++) {
       slots[paramSlots[i]] = values.apply(params[i]);
     }
-    Kernels.RunContext ctx = new Kernels.RunContext(manager, training);
+    Kernels.RunContext ctx = new Kernels.RunContext(manager, training, dropoutRandom);
     for (Step step : steps) {
       int[] ins = step.inputs;
       Object[] args = new Object[ins.length];

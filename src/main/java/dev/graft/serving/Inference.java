@@ -1,6 +1,7 @@
 package dev.graft.serving;
 
 import dev.graft.core.GraftException;
+import dev.graft.data.Pixels;
 import dev.graft.model.ModelRef;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -27,16 +28,27 @@ public class Inference {
 
   private final ModelRegistry registry;
   private final int maxRequestInputs;
+  private final PixelBudget pixels;
   private final Executor executor;
 
   @Inject
   Inference(ModelRegistry registry, ServingConfig config) {
-    this(registry, config.maxRequestInputs(), Infrastructure.getDefaultWorkerPool());
+    this(
+        registry,
+        config.maxRequestInputs(),
+        new PixelBudget(config.maxImagePixels(), config.maxDecodingPixels()),
+        Infrastructure.getDefaultWorkerPool());
   }
 
   public Inference(ModelRegistry registry, int maxRequestInputs, Executor executor) {
+    this(registry, maxRequestInputs, new PixelBudget(1L << 24, 1L << 26), executor);
+  }
+
+  public Inference(
+      ModelRegistry registry, int maxRequestInputs, PixelBudget pixels, Executor executor) {
     this.registry = registry;
     this.maxRequestInputs = maxRequestInputs;
+    this.pixels = pixels;
     this.executor = executor;
   }
 
@@ -228,7 +240,25 @@ public class Inference {
     }
   }
 
-  private static float[] prepare(ServedModel model, List<InferenceInput> inputs) {
+  private float[] prepare(ServedModel model, List<InferenceInput> inputs) {
+    if (model.preprocessing().isEmpty() || !hasImage(inputs)) {
+      return prepareRows(model, inputs);
+    }
+    long total = 0;
+    for (int i = 0; i < inputs.size(); i++) {
+      if (inputs.get(i).isImage()) {
+        String what = "input " + i;
+        Pixels.Size size = Pixels.size(inputs.get(i).image(), what);
+        pixels.checkImage(what, size.height(), size.width());
+        total += size.pixels();
+      }
+    }
+    try (PixelBudget.Lease lease = pixels.acquire(total)) {
+      return prepareRows(model, inputs);
+    }
+  }
+
+  private static float[] prepareRows(ServedModel model, List<InferenceInput> inputs) {
     int rowSize = model.signature().rowSize();
     // One input (the common case) is run as it is: its array is ours alone, no need to copy it.
     float[] data = inputs.size() == 1 ? null : new float[inputs.size() * rowSize];

@@ -134,27 +134,24 @@ public class ModelRegistry {
     ModelVersionInfo info;
     try {
       info = resolver.apply(ref);
-    } catch (GraftException.Unavailable | GraftException.NotFound e) {
-      if (r != null && e instanceof GraftException.Unavailable) {
-        // The registry is unreachable: keep serving what the alias last pointed at.
-        if (!outage) {
-          outage = true;
-          LOG.warnf(
-              "model registry unreachable (%s); aliases keep the versions they last meant until it"
-                  + " is back",
-              e.getMessage());
-        }
-        resolved.put(key, new Resolved(r.info(), System.nanoTime() + aliasTtlNanos));
-        return r.info();
-      }
+    } catch (GraftException.NotFound e) {
       resolved.remove(key);
       throw e;
     } catch (RuntimeException e) {
-      if (r != null) {
-        LOG.warnf("could not refresh %s (%s); serving %s meanwhile", ref, e, r.info().describe());
-        return r.info();
+      if (r == null) {
+        throw e;
       }
-      throw e;
+      // The registry is unreachable (a connection failure, however the driver wraps it): keep
+      // serving what the reference last meant, and look again only after another TTL.
+      if (!outage) {
+        outage = true;
+        LOG.warnf(
+            "model registry unreachable (%s); references keep the versions they last meant until"
+                + " it answers again",
+            e.toString());
+      }
+      resolved.put(key, new Resolved(r.info(), System.nanoTime() + aliasTtlNanos));
+      return r.info();
     }
     if (outage) {
       outage = false;

@@ -65,6 +65,21 @@ public interface ServingConfig {
   @WithDefault("256")
   int maxRequestInputs();
 
+  /**
+   * Most pixels (height x width) one request image may have, read from its header before it is
+   * decoded (default 4096 x 4096).
+   */
+  @WithDefault("16777216")
+  long maxImagePixels();
+
+  /**
+   * Most pixels that the images of all requests may be decoding at once; a request that would go
+   * beyond is refused with RESOURCE_EXHAUSTED (one request's images together, too). About 11 bytes
+   * of heap per pixel while decoding: the default, 4 x 4096 x 4096, is about 740 MB.
+   */
+  @WithDefault("67108864")
+  long maxDecodingPixels();
+
   /** Most requests of one PredictStream/ModelStreamInfer read ahead of their responses. */
   @WithDefault("32")
   int streamMaxInFlight();

@@ -121,7 +121,6 @@ public class TrainingJob {
       long[] exampleShape = reader.shape().stream().mapToLong(Long::longValue).toArray();
       GraftedModel grafted = models.build(spec, labels, exampleShape);
       Device device = DeviceSelector.select(spec.device(), Engine.getInstance().getGpuCount());
-      Engine.getInstance().setRandomSeed((int) spec.seed());
       boolean cache = spec.strategy() == Strategy.TRANSFER_LEARNING && !spec.hyper().augments();
       ParameterCounts counts = grafted.freeze().counts(grafted.graph());
       store.started(

@@ -2,7 +2,6 @@ package dev.graft.training;
 
 import ai.djl.Device;
 import ai.djl.Model;
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -34,6 +33,9 @@ final class TrainingLoop {
 
     void epochEnded(int epoch, Map<String, Double> values);
   }
+
+  private static final java.util.concurrent.locks.ReentrantLock GRADIENTS =
+      new java.util.concurrent.locks.ReentrantLock(true);
 
   private final RunSpec spec;
   private final Device device;
@@ -168,9 +170,9 @@ final class TrainingLoop {
     RunSpec.Hyper h = spec.hyper();
     LearningRateSchedule schedule = LearningRateSchedule.of(h);
     int[] order = shuffled(train, spec.seed() * 1_000_003L + epoch);
-    // The engine's generator (dropout) is seeded per epoch, so that a run resumed at this epoch
-    // draws what an uninterrupted one would.
-    Engine.getInstance().setRandomSeed((int) (spec.seed() * 7_001L + epoch));
+    // Dropout draws from the run's own generator, seeded per epoch, so that a run resumed at this
+    // epoch draws what an uninterrupted one would, whatever other runs train at the same time.
+    ((OnnxBlock) trainer.getModel().getBlock()).seedDropout(spec.seed() * 7_001L + epoch);
     SplittableRandom augmentRandom = new SplittableRandom(spec.seed() * 7_919L + epoch);
     int batchSize = h.batchSize();
     int batches = (order.length + batchSize - 1) / batchSize;
@@ -193,11 +195,16 @@ final class TrainingLoop {
                   batch.inputs(), new Shape(prepend(idx.length, source.exampleShape())));
           NDArray y = batchManager.create(batch.labels());
           float loss;
+          // DJL's PyTorch gradient collector is one per process: runs training at the same time
+          // (max-concurrent-cpu-runs > 1) take turns for forward + backward, in arrival order.
+          GRADIENTS.lock();
           try (GradientCollector collector = trainer.newGradientCollector()) {
             NDArray logits = trainer.forward(new NDList(x)).singletonOrThrow();
             NDArray l = Losses.crossEntropy(logits, y, classes, weights);
             collector.backward(l);
             loss = l.getFloat();
+          } finally {
+            GRADIENTS.unlock();
           }
           trainer.step();
           lossSum += (double) loss * idx.length;

@@ -18,6 +18,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -25,6 +26,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 import org.junit.jupiter.api.AfterEach;
@@ -146,6 +148,32 @@ class EmbeddedDatabaseSupervisionIT {
     assertEquals("after-the-kill", experimentName(channel, after));
     assertEquals(200, httpStatus(service.httpPort(), "/q/health/live"));
     assertEquals(200, httpStatus(service.httpPort(), "/q/health/ready"));
+
+    // A server that cannot be restarted (its data directory made unreadable) makes liveness
+    // honest: DOWN once restarts keep failing, UP again when one succeeds.
+    Path pgData = dataDir.resolve("postgres");
+    Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(pgData);
+    Files.setPosixFilePermissions(pgData, Set.of());
+    try {
+      restarted.destroyForcibly();
+      restarted.onExit().get(10, TimeUnit.SECONDS);
+      long downDeadline = System.nanoTime() + RECOVERY_BOUND.toNanos();
+      while (httpStatus(service.httpPort(), "/q/health/live") == 200
+          && System.nanoTime() < downDeadline) {
+        Thread.sleep(100);
+      }
+      assertEquals(503, httpStatus(service.httpPort(), "/q/health/live"), service.logTail());
+      assertEquals(ServingStatus.NOT_SERVING, health(channel));
+    } finally {
+      Files.setPosixFilePermissions(pgData, permissions);
+    }
+    long upDeadline = System.nanoTime() + RECOVERY_BOUND.toNanos();
+    while (health(channel) != ServingStatus.SERVING && System.nanoTime() < upDeadline) {
+      Thread.sleep(100);
+    }
+    assertEquals(ServingStatus.SERVING, health(channel), service.logTail());
+    assertEquals(200, httpStatus(service.httpPort(), "/q/health/live"));
+    assertEquals("after-the-kill", experimentName(channel, after));
   }
 
   @Test

@@ -4,6 +4,7 @@ import dev.graft.api.v1.ExperimentServiceGrpc;
 import dev.graft.api.v1.ListExperimentsRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -30,6 +31,8 @@ final class GraftProcess implements AutoCloseable {
   private final Path dataDir;
   private final int databasePort;
   private final int httpPort;
+  // gRPC has its own port; one per process object, so a restarted service keeps it.
+  private final int grpcPort = freePort();
   private final Path log;
   private Process process;
   private ManagedChannel channel;
@@ -54,6 +57,7 @@ final class GraftProcess implements AutoCloseable {
     command.add("-Dgraft.storage.dir=" + dataDir.toAbsolutePath());
     command.add("-Dgraft.database.embedded-port=" + databasePort);
     command.add("-Dquarkus.http.port=" + httpPort);
+    command.add("-Dquarkus.grpc.server.port=" + grpcPort);
     command.add("-Dai.djl.offline=true");
     // Nothing pre-trained or registered behind the test's back.
     command.add("-Dgraft.bootstrap.pretrain=false");
@@ -70,7 +74,7 @@ final class GraftProcess implements AutoCloseable {
     builder.redirectErrorStream(true);
     builder.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     process = builder.start();
-    channel = ManagedChannelBuilder.forAddress("localhost", httpPort).usePlaintext().build();
+    channel = ManagedChannelBuilder.forAddress("localhost", grpcPort).usePlaintext().build();
     Instant deadline = Instant.now().plus(timeout);
     while (true) {
       if (!process.isAlive()) {
@@ -83,6 +87,12 @@ final class GraftProcess implements AutoCloseable {
             .listExperiments(ListExperimentsRequest.newBuilder().setPageSize(1).build());
         return channel;
       } catch (StatusRuntimeException notYet) {
+        // Before start-up is complete the port is closed or the call is refused as UNAVAILABLE
+        // (StartupGate): any other answer means a call reached a service that was not ready.
+        if (notYet.getStatus().getCode() != Status.Code.UNAVAILABLE
+            && notYet.getStatus().getCode() != Status.Code.DEADLINE_EXCEEDED) {
+          throw new IllegalStateException("a call during start-up got " + notYet.getStatus());
+        }
         if (Instant.now().isAfter(deadline)) {
           throw new IllegalStateException(
               "the service did not answer within " + timeout + ":\n" + logTail());

@@ -148,6 +148,11 @@ class KillAndResumeIT {
         history.stream().filter(RunEvent::hasEpoch).count() >= KILL_IN_EPOCH - 1,
         history.toString());
     assertEquals(RunStatus.INTERRUPTED, history.get(history.size() - 1).getStatus().getStatus());
+    // Every status it went through, not only the first and the last.
+    assertEquals(
+        List.of(RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.INTERRUPTED),
+        history.stream().filter(RunEvent::hasStatus).map(h -> h.getStatus().getStatus()).toList(),
+        history.toString());
 
     Run resumed = training.resumeRun(ResumeRunRequest.newBuilder().setRunId(runId).build());
     assertEquals(RunStatus.QUEUED, resumed.getStatus());

@@ -283,6 +283,36 @@ class OnnxBlockTrainingTest {
     assertEquals(1, out.getGraph().getInitializerCount());
   }
 
+  private static float[] dropoutForward(long seed, int engineSeed) {
+    TestGraphs g = new TestGraphs(3);
+    g.input("x", FLOAT, -1, 1000).output("y", FLOAT);
+    g.node("Dropout", "drop", s("x"), s("y"), attr("ratio", 0.5f));
+    OnnxBlock block = new OnnxBlock(g.build(), n -> true);
+    try (NDManager m = NDManager.newBaseManager()) {
+      block.initialize(m, DataType.FLOAT32, new Shape(2, 1000));
+      block.seedDropout(seed);
+      Engine.getInstance().setRandomSeed(engineSeed); // must not matter
+      NDArray x = m.ones(new Shape(2, 1000));
+      return block
+          .forward(new ParameterStore(m, false), new NDList(x), true)
+          .singletonOrThrow()
+          .toFloatArray();
+    }
+  }
+
+  @Test
+  void dropoutDrawsFromTheBlocksSeedNotTheEnginesGenerator() {
+    float[] a = dropoutForward(7, 1);
+    assertArrayEquals(a, dropoutForward(7, 2), 0f);
+    assertFalse(java.util.Arrays.equals(a, dropoutForward(8, 1)));
+    int kept = 0;
+    for (float v : a) {
+      assertTrue(v == 0f || v == 2f, "inverted dropout keeps x / (1 - ratio): " + v);
+      kept += v == 2f ? 1 : 0;
+    }
+    assertTrue(kept > 900 && kept < 1100, "kept " + kept + " of 2000 at ratio 0.5");
+  }
+
   @Test
   void pytorchStyleOpsetElevenGraphTrainsAndExportsAtSeventeenWithParity() {
     Engine.getInstance().setRandomSeed(5);

@@ -65,7 +65,9 @@ class ModelRegistryTest {
   private ModelVersionInfo resolve(ModelRef ref) {
     resolutions.incrementAndGet();
     if (databaseDown) {
-      throw new GraftException.Unavailable("the database is not reachable", null);
+      // As the JDBC driver reports it through Hibernate: a connection failure, wrapped.
+      throw new IllegalStateException(
+          new java.sql.SQLTransientConnectionException("Connection refused", "08001"));
     }
     ModelVersionInfo info =
         byKey.get(ref.name() + (ref.byAlias() ? "@" + ref.alias() : "#" + ref.version()));

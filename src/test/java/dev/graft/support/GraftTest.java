@@ -24,7 +24,7 @@ public abstract class GraftTest {
 
   @BeforeEach
   void openChannel() {
-    int port = ConfigProvider.getConfig().getValue("quarkus.http.test-port", Integer.class);
+    int port = ConfigProvider.getConfig().getValue("quarkus.grpc.server.test-port", Integer.class);
     channel = ManagedChannelBuilder.forAddress("localhost", port).usePlaintext().build();
   }
 

@@ -21,7 +21,8 @@ public class GraftTestResource implements QuarkusTestResourceLifecycleManager {
       return Map.of(
           "graft.storage.dir", dir.toAbsolutePath().toString(),
           "graft.database.embedded-port", String.valueOf(freePort()),
-          "quarkus.http.test-port", String.valueOf(freePort()));
+          "quarkus.http.test-port", String.valueOf(freePort()),
+          "quarkus.grpc.server.test-port", String.valueOf(freePort()));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

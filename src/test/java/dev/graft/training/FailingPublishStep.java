@@ -5,10 +5,13 @@ import jakarta.enterprise.inject.Alternative;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The publish-step observer of {@link PublishAtomicityTest}'s profile: fails the next {@code n}
- * publications at the chosen step, as a crash or a database error there would.
+ * The publish-step observer of the test application (an alternative selected for every Quarkus
+ * test, inert until armed): {@link PublishAtomicityTest} makes it fail the next {@code n}
+ * publications at the chosen step, as a crash or a database error there would. Not a test profile:
+ * a profile restarts the application in a new class loader, where libtorch cannot load again.
  */
 @Alternative
+@jakarta.annotation.Priority(1)
 @ApplicationScoped
 public class FailingPublishStep extends PublishStep.Observer {
 

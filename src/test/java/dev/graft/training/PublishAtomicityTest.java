@@ -19,13 +19,9 @@ import dev.graft.api.v1.TrainingServiceGrpc;
 import dev.graft.support.GraftTest;
 import io.grpc.Status;
 import io.quarkus.test.junit.QuarkusTest;
-import io.quarkus.test.junit.QuarkusTestProfile;
-import io.quarkus.test.junit.TestProfile;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.List;
-import java.util.Set;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -36,17 +32,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * Pre-training runs pass every step, the base model's included.
  */
 @QuarkusTest
-@TestProfile(PublishAtomicityTest.FailingSteps.class)
-@Tag("own-jvm")
 class PublishAtomicityTest extends GraftTest {
-
-  /** Replaces the publish-step observer with {@link FailingPublishStep}. */
-  public static class FailingSteps implements QuarkusTestProfile {
-    @Override
-    public Set<Class<?>> getEnabledAlternatives() {
-      return Set.of(FailingPublishStep.class);
-    }
-  }
 
   @Inject FailingPublishStep failing;
 

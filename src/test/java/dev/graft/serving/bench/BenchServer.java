@@ -31,16 +31,16 @@ public final class BenchServer implements AutoCloseable {
   private final Process process;
   private final Path dataDir;
   private final int dbPort;
-  private final int httpPort;
+  private final int grpcPort;
   public final ManagedChannel channel;
 
-  private BenchServer(Process process, Path dataDir, int dbPort, int httpPort) {
+  private BenchServer(Process process, Path dataDir, int dbPort, int grpcPort) {
     this.process = process;
     this.dataDir = dataDir;
     this.dbPort = dbPort;
-    this.httpPort = httpPort;
+    this.grpcPort = grpcPort;
     this.channel =
-        ManagedChannelBuilder.forAddress("localhost", httpPort)
+        ManagedChannelBuilder.forAddress("localhost", grpcPort)
             .usePlaintext()
             // Responses are handled on the transport's thread: the load generator's callbacks only
             // count and send the next request, and a thread hop each would take CPU from the
@@ -49,7 +49,11 @@ public final class BenchServer implements AutoCloseable {
             .build();
   }
 
-  /** Starts the jar; {@code prefix} goes before the java command (e.g. taskset). */
+  /**
+   * Starts the jar; {@code prefix} goes before the java command (e.g. taskset). With {@code
+   * -Dquarkus.grpc.server.use-separate-server=false} among the options gRPC is served on the HTTP
+   * port by the Vert.x gRPC server, as before Graft moved it to its own port.
+   */
   public static BenchServer start(
       Path jar, Path dataDir, List<String> prefix, List<String> jvmOptions) throws Exception {
     if (!Files.isRegularFile(jar)) {
@@ -58,6 +62,8 @@ public final class BenchServer implements AutoCloseable {
     Files.createDirectories(dataDir);
     int db = freePort();
     int http = freePort();
+    int grpc =
+        jvmOptions.contains("-Dquarkus.grpc.server.use-separate-server=false") ? http : freePort();
     List<String> command = new java.util.ArrayList<>(prefix);
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(jvmOptions);
@@ -66,6 +72,7 @@ public final class BenchServer implements AutoCloseable {
             "-Dgraft.storage.dir=" + dataDir.toAbsolutePath(),
             "-Dgraft.database.embedded-port=" + db,
             "-Dquarkus.http.port=" + http,
+            "-Dquarkus.grpc.server.port=" + grpc,
             // A fresh data directory would pre-train a base model in the background, taking the
             // cores the measurements need.
             "-Dgraft.bootstrap.pretrain=false",
@@ -77,13 +84,14 @@ public final class BenchServer implements AutoCloseable {
             .redirectErrorStream(true)
             .redirectOutput(dataDir.resolve("server.log").toFile())
             .start();
-    BenchServer server = new BenchServer(p, dataDir, db, http);
+    BenchServer server = new BenchServer(p, dataDir, db, grpc);
     server.awaitReady();
     return server;
   }
 
+  /** The gRPC port. */
   public int port() {
-    return httpPort;
+    return grpcPort;
   }
 
   public long pid() {
@@ -106,7 +114,12 @@ public final class BenchServer implements AutoCloseable {
    * /proc at clock-tick resolution (Linux).
    */
   public long cpuNanos() throws IOException {
-    return statCpuNanos(Files.readString(Path.of("/proc", Long.toString(process.pid()), "stat")));
+    return processCpuNanos(process.pid());
+  }
+
+  /** CPU time (user + system, all threads) of any process so far, in nanoseconds (Linux). */
+  static long processCpuNanos(long pid) throws IOException {
+    return statCpuNanos(Files.readString(Path.of("/proc", Long.toString(pid), "stat")));
   }
 
   /** utime + stime of a /proc stat line (process or thread), in nanoseconds. */
@@ -213,7 +226,7 @@ public final class BenchServer implements AutoCloseable {
         .collect(Collectors.joining(",", "{", "}"));
   }
 
-  private static int freePort() throws IOException {
+  static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
     }
