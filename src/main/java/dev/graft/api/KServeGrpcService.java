@@ -272,6 +272,7 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
           "Graft models take exactly one input tensor, got " + request.getInputsCount());
     }
     InferInputTensor input = request.getInputs(0);
+    elements(input); // shape refused up front, before any product of its dimensions
     boolean raw = request.getRawInputContentsCount() > 0;
     CompletableFuture<TensorResult> result =
         inference.inferAsync(
