@@ -31,7 +31,7 @@ async function getJson(url) {
 }
 
 function fmt(v, digits = 4) {
-  if (v === null || v === undefined || Number.isNaN(v)) return "";
+  if (v === null || v === undefined || Number.isNaN(v) || v === "NaN") return "";
   if (typeof v === "number") return Number.isInteger(v) ? v.toLocaleString("en") : v.toFixed(digits);
   return String(v);
 }
@@ -55,8 +55,10 @@ function clear() {
 function route() {
   const hash = location.hash || "#/";
   const run = hash.match(/^#\/runs\/(\d+)/);
+  const comparison = hash.match(/^#\/comparisons\/(\d+)/);
   clear();
   if (run) showRun(Number(run[1]));
+  else if (comparison) showComparison(Number(comparison[1]));
   else showRuns(new URLSearchParams(hash.split("?")[1] || ""));
 }
 
@@ -161,6 +163,68 @@ async function showRuns(params) {
   };
   more.addEventListener("click", () => load(false));
   load(true);
+
+  const list = el("ul", { id: "comparisons" });
+  app.append(el("h2", {}, "Strategy comparisons"), el("div", { class: "panel" }, list));
+  const cq = state.experiment ? "?experimentId=" + encodeURIComponent(state.experiment) : "";
+  getJson("/api/comparisons" + cq).then(items => {
+    if (!items.length) list.append(el("li", { class: "muted" }, "none yet (ComparisonService.CompareStrategies)"));
+    for (const c of items) {
+      list.append(el("li", {}, el("a", { href: "#/comparisons/" + c.id }, c.name),
+        " · " + c.baseModel + " on " + c.dataset + " · " + c.status + " (" + c.runsDone + "/" + c.runsTotal + " runs)"));
+    }
+  }).catch(e => list.append(el("li", { class: "error" }, e.message)));
+}
+
+// --- one comparison -----------------------------------------------------------------------
+
+async function showComparison(id) {
+  let c;
+  try {
+    c = await getJson("/api/comparisons/" + id);
+  } catch (e) {
+    app.append(el("p", { class: "error" }, e.message), el("a", { href: "#/" }, "all runs"));
+    return;
+  }
+  const live = c.status === "RUNNING";
+  app.append(
+    el("p", {}, el("a", { href: "#/" }, "← all runs")),
+    el("h2", {}, "Comparison " + c.id + " · " + c.name + " ",
+      el("span", { id: "comparison-status" }, c.status + " (" + c.runsDone + "/" + c.runsTotal + " runs)"),
+      live ? el("span", { class: "live" }, " · live") : null),
+    el("p", { id: "recommendation" }, c.recommendation));
+  const curve = el("div", { class: "chart", id: "efficiency" });
+  app.append(el("div", { class: "panel" }, el("h2", {}, "Test accuracy vs training examples"), curve));
+  const head = el("tr", {}, ["training examples", "strategy", "test accuracy", "± std", "macro-F1",
+    "training s", "examples/s", "trainable params", "peak MiB", "runs"].map(t => el("th", {}, t)));
+  const body = el("tbody");
+  for (const cell of c.cells) {
+    body.append(el("tr", {},
+      el("td", { class: "num" }, fmt(cell.trainingExamples)), el("td", {}, cell.strategy),
+      el("td", { class: "num" }, fmt(cell.testAccuracy)), el("td", { class: "num" }, fmt(cell.testAccuracyStd)),
+      el("td", { class: "num" }, fmt(cell.testMacroF1)), el("td", { class: "num" }, fmt(cell.trainingSeconds, 1)),
+      el("td", { class: "num" }, fmt(cell.examplesPerSecond, 0)), el("td", { class: "num" }, fmt(cell.trainableParameters)),
+      el("td", { class: "num" }, cell.peakMemoryBytes ? (cell.peakMemoryBytes / 1048576).toFixed(0) : ""),
+      el("td", {}, cell.runIds.map((r, i) => [i ? " " : "", el("a", { href: "#/runs/" + r }, "#" + r)]))));
+  }
+  app.append(el("div", { class: "panel" }, el("h2", {}, "Table"), el("table", { id: "cells" }, el("thead", {}, head), body)));
+  const chart = echarts.init(curve);
+  charts.push(chart);
+  const strategies = [...new Set(c.cells.map(x => x.strategy))];
+  chart.setOption({
+    animation: false,
+    tooltip: { trigger: "axis" },
+    legend: { top: 0 },
+    grid: { left: 50, right: 30, top: 40, bottom: 40 },
+    xAxis: { type: "log", name: "training examples", logBase: 10 },
+    yAxis: { type: "value", name: "test accuracy", min: 0, max: 1 },
+    series: strategies.map(s => ({
+      name: s, type: "line", showSymbol: true,
+      data: c.cells.filter(x => x.strategy === s && x.runsSucceeded > 0)
+        .map(x => [x.trainingExamples, x.testAccuracy]),
+    })),
+  });
+  if (live) timer = setTimeout(route, 3000);
 }
 
 // --- one run ------------------------------------------------------------------------------

@@ -262,6 +262,16 @@ public class Comparisons {
         t.splitHash());
   }
 
+  /** Ids of the comparisons of an experiment (all when 0), newest first, at most {@code limit}. */
+  @Transactional
+  public List<Long> ids(long experimentId, int limit) {
+    var query =
+        experimentId > 0
+            ? comparisons.find("experimentId", Sort.by("id").descending(), experimentId)
+            : comparisons.findAll(Sort.by("id").descending());
+    return query.page(0, limit).list().stream().map(c -> c.id).toList();
+  }
+
   /** Cancels every run of the comparison that has not ended. */
   public ComparisonView cancel(long id) {
     markCancelled(id);

@@ -72,9 +72,29 @@ class DashboardBrowserTest extends GraftTest {
                 CreateExperimentRequest.newBuilder().setName("dashboard-" + tag).build())
             .getId();
     long dataset = dataset("dash-data-" + tag);
-    long tl = run(experiment, "tl-" + tag, Strategy.TRANSFER_LEARNING, dataset, tag, 3);
-    run(experiment, "ft-" + tag, Strategy.FINE_TUNING, dataset, tag, 2);
-    run(experiment, "gr-" + tag, Strategy.GRADUAL, dataset, tag, 4);
+    long tl = run(experiment, "tl-" + tag, Strategy.TRANSFER_LEARNING, dataset, tag, 3, 0.8);
+    run(experiment, "ft-" + tag, Strategy.FINE_TUNING, dataset, tag, 2, 0.8);
+    run(experiment, "gr-" + tag, Strategy.GRADUAL, dataset, tag, 4, 0.8);
+    // A comparison of two strategies at two sizes, stored as CompareStrategies stores one.
+    long other =
+        ExperimentServiceGrpc.newBlockingStub(channel)
+            .createExperiment(
+                CreateExperimentRequest.newBuilder().setName("dashboard-cmp-" + tag).build())
+            .getId();
+    long comparison =
+        comparison(
+            other,
+            "cmp-" + tag,
+            tag,
+            Map.of(
+                run(other, "c-tl-10-" + tag, Strategy.TRANSFER_LEARNING, dataset, tag, 1, 0.7),
+                    List.of("TRANSFER_LEARNING", "10"),
+                run(other, "c-tl-40-" + tag, Strategy.TRANSFER_LEARNING, dataset, tag, 1, 0.8),
+                    List.of("TRANSFER_LEARNING", "40"),
+                run(other, "c-ft-10-" + tag, Strategy.FINE_TUNING, dataset, tag, 1, 0.6),
+                    List.of("FINE_TUNING", "10"),
+                run(other, "c-ft-40-" + tag, Strategy.FINE_TUNING, dataset, tag, 1, 0.9),
+                    List.of("FINE_TUNING", "40")));
 
     int port = ConfigProvider.getConfig().getValue("quarkus.http.test-port", Integer.class);
     String base = "http://localhost:" + port;
@@ -118,6 +138,24 @@ class DashboardBrowserTest extends GraftTest {
       assertEquals(4L, ((Number) cells).longValue(), "2×2 confusion matrix");
       assertTrue(driver.findElement(By.id("lineage")).getText().contains("run " + tl));
       save(driver, shots.resolve("dashboard-run.png"));
+
+      driver.get(base + "/#/comparisons/" + comparison);
+      wait.until(d -> !d.findElements(By.cssSelector("#efficiency canvas")).isEmpty());
+      Object series =
+          js.executeScript(
+              "return echarts.getInstanceByDom(document.getElementById('efficiency')).getOption()"
+                  + ".series.map(s => s.name + ':' + s.data.map(p => p.join('/')).join(','))");
+      assertEquals(
+          List.of("TRANSFER_LEARNING:10/0.7,40/0.8", "FINE_TUNING:10/0.6,40/0.9"),
+          series,
+          "accuracy vs training examples, one line per strategy");
+      assertEquals(4, driver.findElements(By.cssSelector("#cells tbody tr")).size());
+      String recommendation =
+          driver.findElement(By.id("recommendation")).getText().toLowerCase(java.util.Locale.ROOT);
+      assertTrue(
+          recommendation.contains("with 10 training examples transfer learning is best"),
+          recommendation);
+      save(driver, shots.resolve("dashboard-comparison.png"));
 
       List<LogEntry> errors =
           driver.manage().logs().get(LogType.BROWSER).getAll().stream()
@@ -183,8 +221,47 @@ class DashboardBrowserTest extends GraftTest {
     Files.copy(shot.toPath(), file, StandardCopyOption.REPLACE_EXISTING);
   }
 
+  private long comparison(long experiment, String name, String tag, Map<Long, List<String>> runs)
+      throws Exception {
+    try (Connection c = dataSource.getConnection()) {
+      long id;
+      try (PreparedStatement st =
+          c.prepareStatement(
+              "INSERT INTO comparison (experiment_id, name, base_model, dataset, strategies, sizes,"
+                  + " repeats, created_at) VALUES (?, ?, 'fixture', ?, "
+                  + "'[\"TRANSFER_LEARNING\",\"FINE_TUNING\"]', '[10,40]', 1, now()) RETURNING id")) {
+        st.setLong(1, experiment);
+        st.setString(2, name);
+        st.setString(3, "dash-data-" + tag);
+        try (ResultSet rs = st.executeQuery()) {
+          rs.next();
+          id = rs.getLong(1);
+        }
+      }
+      for (Map.Entry<Long, List<String>> e : runs.entrySet()) {
+        try (PreparedStatement st =
+            c.prepareStatement(
+                "INSERT INTO comparison_run (comparison_id, run_id, strategy, training_examples,"
+                    + " repeat_index) VALUES (?, ?, ?, ?, 0)")) {
+          st.setLong(1, id);
+          st.setLong(2, e.getKey());
+          st.setString(3, e.getValue().get(0));
+          st.setInt(4, Integer.parseInt(e.getValue().get(1)));
+          st.executeUpdate();
+        }
+      }
+      return id;
+    }
+  }
+
   private long run(
-      long experiment, String name, Strategy strategy, long dataset, String tag, int epochs) {
+      long experiment,
+      String name,
+      Strategy strategy,
+      long dataset,
+      String tag,
+      int epochs,
+      double testAccuracy) {
     long id =
         store.createQueued(
             TrainingGrpcService.toSpec(
@@ -216,7 +293,7 @@ class DashboardBrowserTest extends GraftTest {
               "val_macro_f1",
               0.45 + 0.12 * e));
     }
-    store.tested(id, Map.of("test_accuracy", 0.8), List.of(8L, 2L, 1L, 9L), 20, null);
+    store.tested(id, Map.of("test_accuracy", testAccuracy), List.of(8L, 2L, 1L, 9L), 20, null);
     store.finish(id, RunStatus.SUCCEEDED, null);
     return id;
   }
