@@ -52,14 +52,25 @@ fi
 model=$(sed -n 's/^MODEL=//p' "$work/walkthrough.log")
 node "$here/client.js" "localhost:$grpc_port" "$model" "$work/out/square.png"
 node "$here/errors.js" "localhost:$grpc_port" "$model"
-# The first Python that has grpcio: the one on the PATH, or Debian's (python3-grpcio).
-python=""
-for candidate in python3 /usr/bin/python3; do
-  if command -v "$candidate" >/dev/null && "$candidate" -c 'import grpc' 2>/dev/null; then
-    python=$candidate
-    break
-  fi
-done
+# The first Python that has grpcio: the one on the PATH, or Debian's (python3-grpcio, installed
+# here when missing and running as root; apt's output, which names its mirrors, stays unshown).
+find_python() {
+  for candidate in python3 /usr/bin/python3; do
+    if command -v "$candidate" >/dev/null && "$candidate" -c 'import grpc' 2>/dev/null; then
+      echo "$candidate"
+      return
+    fi
+  done
+}
+python=$(find_python)
+if [ -z "$python" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "python-errors: installing the Debian package python3-grpcio"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-grpcio >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1; \
+         DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-grpcio >/dev/null 2>&1; } \
+    || true
+  python=$(find_python)
+fi
 if [ -n "$python" ]; then
   "$python" "$root/examples/python/errors.py" "localhost:$grpc_port"
 else
