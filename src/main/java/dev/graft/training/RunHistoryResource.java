@@ -1,6 +1,6 @@
 package dev.graft.training;
 
-import dev.graft.core.GraftException;
+import dev.graft.core.HttpErrors;
 import dev.graft.experiments.search.RunSearch;
 import dev.graft.model.ModelVersionInfo;
 import dev.graft.model.ModelVersions;
@@ -11,12 +11,9 @@ import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
-import jakarta.ws.rs.core.Response;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
 /**
  * {@code GET /api/runs?filter=...&orderBy=...&pageSize=...&pageToken=...&experimentId=...}: the
@@ -53,7 +50,7 @@ public class RunHistoryResource {
   @GET
   @Path("/{id}")
   public RunDetail get(@PathParam("id") String id) {
-    long runId = number("run id", id);
+    long runId = HttpErrors.wholeNumber("run id", id);
     RunView view = runs.get(runId);
     List<Produced> produced = new ArrayList<>();
     for (ModelVersionInfo v : versions.listByRun(runId)) {
@@ -86,7 +83,7 @@ public class RunHistoryResource {
                 filter,
                 orderBy == null ? List.of() : orderBy,
                 longs("experimentId", experimentIds),
-                (int) number("pageSize", pageSize),
+                HttpErrors.wholeInt("pageSize", pageSize),
                 pageToken));
     return new RunsPage(page.runs(), page.nextPageToken());
   }
@@ -95,31 +92,9 @@ public class RunHistoryResource {
     List<Long> out = new ArrayList<>();
     if (values != null) {
       for (String v : values) {
-        out.add(number(name, v));
+        out.add(HttpErrors.wholeNumber(name, v));
       }
     }
     return out;
-  }
-
-  private static long number(String name, String value) {
-    try {
-      return Long.parseLong(value.trim());
-    } catch (NumberFormatException e) {
-      throw new GraftException.InvalidArgument(name + " '" + value + "' is not a whole number");
-    }
-  }
-
-  @ServerExceptionMapper
-  Response map(GraftException e) {
-    int status =
-        e instanceof GraftException.NotFound
-            ? 404
-            : e instanceof GraftException.InvalidArgument
-                ? 400
-                : e instanceof GraftException.Unavailable ? 503 : 409;
-    return Response.status(status)
-        .type(MediaType.APPLICATION_JSON)
-        .entity(Map.of("error", e.getMessage()))
-        .build();
   }
 }

@@ -493,7 +493,9 @@ class RunSearchTest extends GraftTest {
         .get("/api/runs")
         .then()
         .statusCode(400)
-        .body("error", org.hamcrest.Matchers.containsString("pageSize 'x' is not a whole number"));
+        .body(
+            "error",
+            org.hamcrest.Matchers.containsString("pageSize must be a whole number, got 'x'"));
   }
 
   // --- helpers

@@ -167,8 +167,12 @@ class EmbeddedDatabaseSupervisionIT {
     } finally {
       Files.setPosixFilePermissions(pgData, permissions);
     }
+    // Back to SERVING and to live once a restart succeeds (liveness follows the supervisor's
+    // next successful restart, which may land a moment after the database answers again).
     long upDeadline = System.nanoTime() + RECOVERY_BOUND.toNanos();
-    while (health(channel) != ServingStatus.SERVING && System.nanoTime() < upDeadline) {
+    while ((health(channel) != ServingStatus.SERVING
+            || httpStatus(service.httpPort(), "/q/health/live") != 200)
+        && System.nanoTime() < upDeadline) {
       Thread.sleep(100);
     }
     assertEquals(ServingStatus.SERVING, health(channel), service.logTail());
