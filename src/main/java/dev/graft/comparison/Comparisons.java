@@ -2,6 +2,7 @@ package dev.graft.comparison;
 
 import dev.graft.core.GraftException;
 import dev.graft.data.Dataset;
+import dev.graft.experiments.Experiments;
 import dev.graft.training.RunSpec;
 import dev.graft.training.RunStore;
 import dev.graft.training.RunView;
@@ -36,16 +37,19 @@ public class Comparisons {
 
   private final Runs runs;
   private final RunStore store;
+  private final Experiments experiments;
   private final ComparisonRepository comparisons;
   private final ComparisonRunRepository members;
 
   Comparisons(
       Runs runs,
       RunStore store,
+      Experiments experiments,
       ComparisonRepository comparisons,
       ComparisonRunRepository members) {
     this.runs = runs;
     this.store = store;
+    this.experiments = experiments;
     this.comparisons = comparisons;
     this.members = members;
   }
@@ -161,6 +165,7 @@ public class Comparisons {
               + MAX_RUNS
               + " (strategies × training_sizes × repeats)");
     }
+    experiments.get(request.experimentId()); // NOT_FOUND before anything is stored
     long id = create(request);
     List<Long> started = new ArrayList<>();
     try {
