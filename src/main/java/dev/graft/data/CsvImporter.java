@@ -158,7 +158,11 @@ final class CsvImporter {
 
   /** A strict UTF-8 RFC 4180 parser of a file, byte order mark skipped. */
   static CSVParser open(Path file) throws IOException {
-    return CSVParser.parse(Utf8.reader(file), FORMAT);
+    return open(file, FORMAT);
+  }
+
+  static CSVParser open(Path file, CSVFormat format) throws IOException {
+    return CSVParser.parse(Utf8.reader(file), format);
   }
 
   /** Commons CSV's parse errors name the line (never a path): passed on as INVALID_ARGUMENT. */

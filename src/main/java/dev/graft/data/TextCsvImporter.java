@@ -8,6 +8,7 @@ import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import org.apache.commons.csv.CSVFormat;
 import org.apache.commons.csv.CSVParser;
 import org.apache.commons.csv.CSVRecord;
 
@@ -18,6 +19,9 @@ import org.apache.commons.csv.CSVRecord;
  * is streamed; discovering the classes is a separate first pass over it.
  */
 final class TextCsvImporter {
+
+  private static final CSVFormat FORMAT =
+      CSVFormat.RFC4180.builder().setIgnoreEmptyLines(false).get();
 
   private final Path file;
   private final List<String> header;
@@ -100,15 +104,19 @@ final class TextCsvImporter {
   }
 
   private void forEachRow(RowHandler handler) {
-    try (CSVParser parser = CsvImporter.open(file)) {
+    try (CSVParser parser = CsvImporter.open(file, FORMAT)) {
       Iterator<CSVRecord> it = parser.iterator();
       it.next(); // the header
       long linesBefore = parser.getCurrentLineNumber();
       while (it.hasNext()) {
         CSVRecord record = it.next();
-        // The line the record starts on (a quoted field may span lines; blank lines are skipped).
-        long line = firstLine(record, linesBefore);
+        // The line the record starts on: a quoted field may span lines, and blank lines are
+        // records of one empty field here (not skipped by the parser), so the count stays exact.
+        long line = linesBefore + 1;
         linesBefore = parser.getCurrentLineNumber();
+        if (record.size() == 1 && record.get(0).isEmpty()) {
+          continue;
+        }
         if (record.size() != header.size()) {
           throw new GraftException.InvalidArgument(
               "CSV line "
@@ -126,9 +134,5 @@ final class TextCsvImporter {
     } catch (IOException | UncheckedIOException | IllegalStateException e) {
       throw CsvImporter.malformed(file, e);
     }
-  }
-
-  private static long firstLine(CSVRecord record, long linesBefore) {
-    return linesBefore + 1;
   }
 }

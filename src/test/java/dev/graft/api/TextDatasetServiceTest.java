@@ -311,10 +311,12 @@ class TextDatasetServiceTest extends GraftTest {
     }
 
     Files.writeString(
-        dir.resolve("ragged.csv"), "label,text\nham,\"a\nb\"\nspam,c,d\n", StandardCharsets.UTF_8);
+        dir.resolve("ragged.csv"),
+        "label,text\nham,\"a\nb\"\n\n\r\nspam,c,d\n",
+        StandardCharsets.UTF_8);
     assertRefusedAndNothingStored(
         Code.INVALID_ARGUMENT,
-        "CSV line 4 has 3 columns but the header has 2",
+        "CSV line 6 has 3 columns but the header has 2",
         "csv-ragged",
         () ->
             register(
