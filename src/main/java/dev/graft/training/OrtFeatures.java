@@ -42,7 +42,11 @@ final class OrtFeatures implements FeatureExtractor {
    * @throws GraftException.FailedPrecondition when ONNX Runtime cannot load the graph
    */
   OrtFeatures(ModelProto backbone, Device device) {
-    SessionFactory factory = factory(device);
+    this(backbone, factory(device));
+  }
+
+  /** On sessions from {@code factory} (benchmarks set its threads). */
+  OrtFeatures(ModelProto backbone, SessionFactory factory) {
     this.env = factory.environment();
     this.open = factory.open(backbone.toByteArray(), "the frozen backbone");
     try {
