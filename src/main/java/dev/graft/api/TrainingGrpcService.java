@@ -5,6 +5,7 @@ import dev.graft.api.v1.CancelRunRequest;
 import dev.graft.api.v1.EarlyStopping;
 import dev.graft.api.v1.EpochMetrics;
 import dev.graft.api.v1.ExportResult;
+import dev.graft.api.v1.FeatureCache;
 import dev.graft.api.v1.FreezeSpec;
 import dev.graft.api.v1.GetRunRequest;
 import dev.graft.api.v1.HeadSpec;
@@ -316,6 +317,20 @@ public class TrainingGrpcService implements TrainingService {
               .setValAccuracy(l.valAccuracy())
               .setValLoss(l.valLoss())
               .setIterations(l.iterations()));
+    }
+    dev.graft.training.TrainingPlan.FeatureCache c = p.featureCache();
+    if (c != null) {
+      b.setFeatureCache(
+          FeatureCache.newBuilder()
+              .setEngine(c.engine())
+              .setProvider(c.provider())
+              .setRequested(c.requested())
+              .setParityExamples(c.parityExamples())
+              .setParityMaxAbsDiff(c.parityMaxAbsDiff())
+              .setParityTolerance(c.parityTolerance())
+              .setFallback(c.fallback())
+              .setExamples(c.examples())
+              .setSeconds(c.seconds()));
     }
     return b.build();
   }

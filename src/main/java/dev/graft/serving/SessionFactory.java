@@ -99,6 +99,22 @@ public final class SessionFactory {
 
   /** Opens a session on the file; the caller owns (and closes) the result. */
   public OpenSession open(Path onnx, String what) {
+    return open((e, o) -> e.createSession(onnx.toString(), o), what);
+  }
+
+  /**
+   * Opens a session on a model held in memory (a serialised {@code ModelProto}), named {@code what}
+   * in errors; the caller owns (and closes) the result.
+   */
+  public OpenSession open(byte[] onnx, String what) {
+    return open((e, o) -> e.createSession(onnx, o), what);
+  }
+
+  private interface Source {
+    OrtSession create(OrtEnvironment env, SessionOptions options) throws OrtException;
+  }
+
+  private OpenSession open(Source source, String what) {
     SessionOptions options = new SessionOptions();
     try {
       options.setOptimizationLevel(optLevel);
@@ -124,7 +140,7 @@ public final class SessionFactory {
           used = ExecutionProvider.CPU;
         }
       }
-      OrtSession session = env.createSession(onnx.toString(), options);
+      OrtSession session = source.create(env, options);
       return new OpenSession(session, options, used);
     } catch (OrtException e) {
       options.close();

@@ -33,4 +33,12 @@ public interface TrainingConfig {
   /** Examples in the batch that the parity gate compares. */
   @WithDefault("64")
   int parityBatchSize();
+
+  /**
+   * Which engine computes feature caches (TRANSFER_LEARNING, GRADUAL's linear probe): {@code ort}
+   * runs the cut backbone in ONNX Runtime, checked against OnnxBlock on a small batch with
+   * OnnxBlock as the fallback; {@code djl} runs OnnxBlock alone.
+   */
+  @WithDefault("ort")
+  FeatureEngine featureEngine();
 }

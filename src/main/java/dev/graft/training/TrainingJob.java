@@ -155,16 +155,21 @@ public class TrainingJob {
       boolean probeFirst = solver && spec.strategy() == Strategy.GRADUAL;
       long[] featureShape = null;
       float[][] features = null;
+      TrainingPlan.FeatureCache featureCache = null;
       if (cache || probeFirst) {
         featureShape = GraphSurgery.featureShape(grafted.graph(), grafted.featureTensor());
-        features =
+        Features.Result cached =
             Features.compute(
                 GraphSurgery.cut(grafted.graph(), grafted.featureTensor()),
                 raw,
                 union(train, split.validation()),
                 reader.size(),
                 device,
-                token);
+                token,
+                config.featureEngine(),
+                config.parityTolerance());
+        features = cached.features();
+        featureCache = cached.info();
       }
       ModelProto trained;
       if (solver && !probeFirst) {
@@ -201,7 +206,7 @@ public class TrainingJob {
                 List.of(fit.search()),
                 List.of("linear-probe"),
                 SOLVER_REASON);
-        recordPlan(runId, plan);
+        recordPlan(runId, plan.withFeatureCache(featureCache));
         listener(
                 runId,
                 spec.withHyper(h.resolved(1, 0, "CONSTANT", 0, 0, h.earlyStopping())),
@@ -260,7 +265,7 @@ public class TrainingJob {
                     device,
                     token);
         if (run.plan() == null) {
-          recordPlan(runId, plan);
+          recordPlan(runId, plan.withFeatureCache(featureCache));
         }
         RunSpec effective =
             spec.withHyper(

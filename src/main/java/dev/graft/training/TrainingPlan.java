@@ -26,6 +26,7 @@ import java.util.Map;
  * @param l2Search every L2 strength tried with its validation result
  * @param phases the phases in order, e.g. ["linear-probe", "fine-tune"]
  * @param reason the rule that chose the budget, in words
+ * @param featureCache how the frozen backbone's feature cache was computed (null without a cache)
  */
 public record TrainingPlan(
     int epochs,
@@ -43,7 +44,8 @@ public record TrainingPlan(
     double l2,
     List<L2Point> l2Search,
     List<String> phases,
-    String reason) {
+    String reason,
+    FeatureCache featureCache) {
 
   // Lenient like the rest of the stored summary: fields added later do not break older readers.
   private static final ObjectMapper JSON =
@@ -55,9 +57,107 @@ public record TrainingPlan(
   /** One L2 strength the solver tried, measured on the validation split. */
   public record L2Point(double l2, double valAccuracy, double valLoss, int iterations) {}
 
+  /**
+   * How the feature cache was computed: by ONNX Runtime on the cut backbone, checked against {@code
+   * OnnxBlock} on a small batch, or by {@code OnnxBlock} alone.
+   *
+   * @param engine "ort" (ONNX Runtime) or "djl" (OnnxBlock on DJL's engine): the one that computed
+   *     every cached feature
+   * @param provider where it ran: CPU or CUDA for ort, the DJL device for djl
+   * @param requested the configured {@code graft.training.feature-engine}
+   * @param parityExamples examples on which ORT and OnnxBlock were compared (0: not compared)
+   * @param parityMaxAbsDiff largest |ort - djl| over those examples' features
+   * @param parityTolerance the accepted maximum (the training parity tolerance times the features'
+   *     scale, at least 1)
+   * @param fallback why OnnxBlock computed the cache although ort was requested ("" when it did
+   *     not)
+   * @param examples examples whose features were cached
+   * @param seconds wall time of the whole cache, parity check included
+   */
+  public record FeatureCache(
+      String engine,
+      String provider,
+      String requested,
+      int parityExamples,
+      double parityMaxAbsDiff,
+      double parityTolerance,
+      String fallback,
+      int examples,
+      double seconds) {
+
+    public FeatureCache {
+      fallback = fallback == null ? "" : fallback;
+    }
+
+    /** Cached examples per second. */
+    public double examplesPerSecond() {
+      return seconds > 0 ? examples / seconds : 0;
+    }
+  }
+
   public TrainingPlan {
     l2Search = l2Search == null ? List.of() : List.copyOf(l2Search);
     phases = phases == null ? List.of() : List.copyOf(phases);
+  }
+
+  /** A plan without a feature cache. */
+  public TrainingPlan(
+      int epochs,
+      int stepsPerEpoch,
+      long maxSteps,
+      int trainExamples,
+      double learningRate,
+      String learningRateSource,
+      String schedule,
+      int warmupEpochs,
+      int headEpochs,
+      boolean earlyStopping,
+      int patience,
+      String headFit,
+      double l2,
+      List<L2Point> l2Search,
+      List<String> phases,
+      String reason) {
+    this(
+        epochs,
+        stepsPerEpoch,
+        maxSteps,
+        trainExamples,
+        learningRate,
+        learningRateSource,
+        schedule,
+        warmupEpochs,
+        headEpochs,
+        earlyStopping,
+        patience,
+        headFit,
+        l2,
+        l2Search,
+        phases,
+        reason,
+        null);
+  }
+
+  /** This plan with how its feature cache was computed. */
+  public TrainingPlan withFeatureCache(FeatureCache cache) {
+    return new TrainingPlan(
+        epochs,
+        stepsPerEpoch,
+        maxSteps,
+        trainExamples,
+        learningRate,
+        learningRateSource,
+        schedule,
+        warmupEpochs,
+        headEpochs,
+        earlyStopping,
+        patience,
+        headFit,
+        l2,
+        l2Search,
+        phases,
+        reason,
+        cache);
   }
 
   @SuppressWarnings("unchecked")

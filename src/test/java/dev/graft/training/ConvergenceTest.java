@@ -112,6 +112,7 @@ class ConvergenceTest extends GraftTest {
     assertTrue(
         plan.getL2SearchList().stream().anyMatch(p -> p.getL2() == plan.getL2()), plan.toString());
     assertTrue(plan.getReason().contains("L-BFGS"), plan.getReason());
+    assertEquals("ort", plan.getFeatureCache().getEngine(), plan.toString());
     assertEquals("gradient", fixed.getPlan().getHeadFit());
     assertEquals(5, fixed.getPlan().getEpochs());
     // One recorded fit with its validation metrics and the L2 it picked.
@@ -162,6 +163,9 @@ class ConvergenceTest extends GraftTest {
     assertEquals("COSINE", plan.getSchedule());
     assertTrue(plan.getWarmupEpochs() >= 1, plan.toString());
     assertEquals(2, plan.getPatience());
+    // The linear probe's features were cached by ONNX Runtime, checked against OnnxBlock.
+    assertEquals("ort", plan.getFeatureCache().getEngine(), plan.toString());
+    assertEquals("", plan.getFeatureCache().getFallback());
 
     // Phases in the stream: probe, its metrics (epoch 0), then fine-tuning epochs from 1.
     List<String> phases =

@@ -132,6 +132,20 @@ class TrainingFlowTest extends GraftTest {
 
     Run done = training.getRun(GetRunRequest.newBuilder().setRunId(queued.getId()).build());
     assertTrue(done.getFeatureCache(), "a frozen backbone without augmentation uses the cache");
+    // The cache was computed by ONNX Runtime, checked against OnnxBlock: GetRun and WatchRun say
+    // so.
+    dev.graft.api.v1.FeatureCache cache = done.getPlan().getFeatureCache();
+    assertEquals("ort", cache.getEngine(), cache.toString());
+    assertEquals("CPU", cache.getProvider());
+    assertEquals("ort", cache.getRequested());
+    assertEquals("", cache.getFallback());
+    assertEquals(32, cache.getParityExamples());
+    assertTrue(cache.getParityMaxAbsDiff() <= cache.getParityTolerance(), cache.toString());
+    assertTrue(cache.getParityTolerance() >= 1e-4, cache.toString());
+    assertTrue(cache.getExamples() >= 32 && cache.getExamples() < 160, cache.toString());
+    assertTrue(cache.getSeconds() > 0, cache.toString());
+    RunEvent planned = events.stream().filter(RunEvent::hasPlan).findFirst().orElseThrow();
+    assertEquals(cache, planned.getPlan().getFeatureCache());
     assertEquals("target-tl:1", done.getModelVersion());
     assertEquals(List.of("circle", "square", "triangle", "cross"), done.getLabelsList());
     assertTrue(done.getTrainableParameters() < done.getTotalParameters());
