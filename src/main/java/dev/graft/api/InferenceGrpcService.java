@@ -112,9 +112,10 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
           }
           inputs.add(InferenceInput.features(values));
         }
+        case TEXT -> inputs.add(InferenceInput.text(in.getText()));
         default ->
             throw new GraftException.InvalidArgument(
-                "input " + i + " has neither image nor features");
+                "input " + i + " has neither image, features nor text");
       }
     }
     return inputs;
@@ -126,8 +127,9 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
             .setModelName(r.answeredBy().modelName())
             .setModelVersion(r.answeredBy().version())
             .setExecutionProvider(r.provider().name());
-    for (List<dev.graft.serving.ClassScore> scores : r.predictions()) {
-      Prediction.Builder p = Prediction.newBuilder();
+    for (int i = 0; i < r.predictions().size(); i++) {
+      List<dev.graft.serving.ClassScore> scores = r.predictions().get(i);
+      Prediction.Builder p = Prediction.newBuilder().setTruncated(r.truncated(i));
       for (dev.graft.serving.ClassScore s : scores) {
         p.addClasses(
             ClassScore.newBuilder().setIndex(s.index()).setLabel(s.label()).setScore(s.score()));

@@ -54,9 +54,12 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
  * The KServe v2 / Open Inference Protocol ({@code inference.GRPCInferenceService}) over Graft's
  * served models, plus Triton's ModelStreamInfer, ModelStatistics and RepositoryIndex, so that
  * Triton and KServe clients work unchanged. A model is addressed by its name; the version string is
- * a version number, an alias, or empty for the alias {@code latest}. Tensors of type FP32, FP64,
- * INT8-INT64 and UINT8-UINT32 are accepted, as typed contents or raw little-endian bytes, and
- * converted to the model's float32 input.
+ * a version number, an alias, or empty for the alias {@code latest}. For a float model, tensors of
+ * type FP32, FP64, INT8-INT64 and UINT8-UINT32 are accepted, as typed contents or raw little-endian
+ * bytes, and converted to the model's float32 input. A token model takes its INT64 inputs as the
+ * ONNX file declares them; a Graft text model takes, instead, one BYTES input {@code text} of shape
+ * {@code [N]} (bytes_contents, or raw contents with a 4-byte little-endian length before each
+ * string), tokenised on the server.
  */
 @GrpcService
 public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
@@ -146,8 +149,16 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
                       .map(v -> Integer.toString(v.version()))
                       .toList())
               .setPlatform(PLATFORM)
-              .addInputs(tensor(sig.inputName(), sig.inputShape()))
-              .addOutputs(tensor(sig.outputName(), sig.outputShape()))
+              .addAllInputs(
+                  sig.inputs().stream()
+                      .map(
+                          in ->
+                              tensor(
+                                  in.name(),
+                                  in.type() == ModelSignature.DataType.INT64 ? "INT64" : "FP32",
+                                  in.shape()))
+                      .toList())
+              .addOutputs(tensor(sig.outputName(), "FP32", sig.outputShape()))
               .build());
       response.onCompleted();
     } catch (RuntimeException e) {
@@ -267,20 +278,37 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
 
   private CompletableFuture<ModelInferResponse> infer(ModelInferRequest request) {
     ModelRef ref = ref(request.getModelName(), request.getModelVersion());
-    if (request.getInputsCount() != 1) {
-      throw new GraftException.InvalidArgument(
-          "Graft models take exactly one input tensor, got " + request.getInputsCount());
+    if (request.getInputsCount() == 0) {
+      throw new GraftException.InvalidArgument("a request needs at least one input tensor");
     }
-    InferInputTensor input = request.getInputs(0);
-    elements(input); // shape refused up front, before any product of its dimensions
     boolean raw = request.getRawInputContentsCount() > 0;
+    if (raw && request.getRawInputContentsCount() != request.getInputsCount()) {
+      throw new GraftException.InvalidArgument(
+          "raw_input_contents has "
+              + request.getRawInputContentsCount()
+              + " entries for "
+              + request.getInputsCount()
+              + " inputs; send one per input, in the order of inputs");
+    }
+    List<Inference.TensorInput> inputs = new ArrayList<>(request.getInputsCount());
+    for (int i = 0; i < request.getInputsCount(); i++) {
+      InferInputTensor input = request.getInputs(i);
+      elements(input); // shape refused up front, before any product of its dimensions
+      ByteString bytes = raw ? request.getRawInputContents(i) : null;
+      inputs.add(
+          new Inference.TensorInput(
+              input.getName(),
+              input.getDatatype(),
+              input.getShapeList(),
+              () -> raw ? fromRaw(input, bytes) : fromContents(input),
+              () -> raw ? longsFromRaw(input, bytes) : longsFromContents(input),
+              () -> raw ? stringsFromRaw(input, bytes) : stringsFromContents(input)));
+    }
     CompletableFuture<TensorResult> result =
         inference.inferAsync(
             ref,
             new Inference.TensorRequest(
-                input.getName(),
-                input.getShapeList(),
-                () -> raw ? fromRaw(input, request) : fromContents(input),
+                inputs,
                 request.getOutputsList().stream()
                     .map(ModelInferRequest.InferRequestedOutputTensor::getName)
                     .toList()));
@@ -394,18 +422,151 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
             + " INT64, UINT8, UINT16, UINT32)");
   }
 
-  private static float[] fromRaw(InferInputTensor input, ModelInferRequest request) {
+  private static void checkRawOnly(InferInputTensor input) {
     if (input.hasContents()) {
       throw new GraftException.InvalidArgument(
           "input '" + input.getName() + "' has contents and raw_input_contents; send one of them");
     }
-    if (request.getRawInputContentsCount() != 1) {
+  }
+
+  private static void checkRawSize(InferInputTensor input, ByteString raw, long n, int size) {
+    if (raw.size() != n * size) {
       throw new GraftException.InvalidArgument(
-          "raw_input_contents has " + request.getRawInputContentsCount() + " entries for 1 input");
+          "raw_input_contents of input '"
+              + input.getName()
+              + "' has "
+              + raw.size()
+              + " bytes; shape "
+              + input.getShapeList()
+              + " of "
+              + input.getDatatype()
+              + " needs "
+              + n * size);
+    }
+  }
+
+  /** INT64 values as given (the datatype is checked by the caller). */
+  private static long[] longsFromRaw(InferInputTensor input, ByteString raw) {
+    checkRawOnly(input);
+    long n = elements(input);
+    checkRawSize(input, raw, n, 8);
+    long[] out = new long[(int) n];
+    raw.asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(out);
+    return out;
+  }
+
+  private static long[] longsFromContents(InferInputTensor input) {
+    long n = elements(input);
+    InferTensorContents c = input.getContents();
+    if (c.getInt64ContentsCount() != n) {
+      throw new GraftException.InvalidArgument(
+          "input '"
+              + input.getName()
+              + "' of shape "
+              + input.getShapeList()
+              + " needs "
+              + n
+              + " INT64 values in contents.int64_contents, got "
+              + c.getInt64ContentsCount());
+    }
+    long[] out = new long[(int) n];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = c.getInt64Contents(i);
+    }
+    return out;
+  }
+
+  /** BYTES elements in raw form: each a 4-byte little-endian length, then that many bytes. */
+  private static List<String> stringsFromRaw(InferInputTensor input, ByteString raw) {
+    checkRawOnly(input);
+    long n = elements(input);
+    ByteBuffer b = raw.asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+    List<String> out = new ArrayList<>();
+    while (b.hasRemaining()) {
+      if (b.remaining() < 4) {
+        throw new GraftException.InvalidArgument(
+            "raw_input_contents of input '"
+                + input.getName()
+                + "' ends inside the 4-byte length of element "
+                + out.size());
+      }
+      long length = Integer.toUnsignedLong(b.getInt());
+      if (length > b.remaining()) {
+        throw new GraftException.InvalidArgument(
+            "raw_input_contents of input '"
+                + input.getName()
+                + "': element "
+                + out.size()
+                + " declares "
+                + length
+                + " bytes but only "
+                + b.remaining()
+                + " follow (each BYTES element is a 4-byte little-endian length, then the bytes)");
+      }
+      byte[] bytes = new byte[(int) length];
+      b.get(bytes);
+      out.add(utf8(input, out.size(), bytes));
+      if (out.size() > n) {
+        break;
+      }
+    }
+    if (out.size() != n) {
+      throw new GraftException.InvalidArgument(
+          "raw_input_contents of input '"
+              + input.getName()
+              + "' holds "
+              + (out.size() > n ? "more than " + n : out.size())
+              + " strings; shape "
+              + input.getShapeList()
+              + " needs "
+              + n);
+    }
+    return out;
+  }
+
+  private static List<String> stringsFromContents(InferInputTensor input) {
+    if (!"BYTES".equals(input.getDatatype())) {
+      throw new GraftException.InvalidArgument(
+          "input '" + input.getName() + "' has datatype '" + input.getDatatype() + "', not BYTES");
     }
     long n = elements(input);
+    InferTensorContents c = input.getContents();
+    if (c.getBytesContentsCount() != n) {
+      throw new GraftException.InvalidArgument(
+          "input '"
+              + input.getName()
+              + "' of shape "
+              + input.getShapeList()
+              + " needs "
+              + n
+              + " strings in contents.bytes_contents, got "
+              + c.getBytesContentsCount());
+    }
+    List<String> out = new ArrayList<>((int) n);
+    for (int i = 0; i < n; i++) {
+      out.add(utf8(input, i, c.getBytesContents(i).toByteArray()));
+    }
+    return out;
+  }
+
+  private static String utf8(InferInputTensor input, int index, byte[] bytes) {
+    try {
+      return java.nio.charset.StandardCharsets.UTF_8
+          .newDecoder()
+          .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+          .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+          .decode(ByteBuffer.wrap(bytes))
+          .toString();
+    } catch (java.nio.charset.CharacterCodingException e) {
+      throw new GraftException.InvalidArgument(
+          "element " + index + " of input '" + input.getName() + "' is not UTF-8 text");
+    }
+  }
+
+  private static float[] fromRaw(InferInputTensor input, ByteString raw) {
+    checkRawOnly(input);
+    long n = elements(input);
     int size = elementSize(input);
-    ByteString raw = request.getRawInputContents(0);
     if (raw.size() != n * size) {
       throw new GraftException.InvalidArgument(
           "raw_input_contents of input '"
@@ -521,8 +682,12 @@ public class KServeGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceSer
     return out;
   }
 
-  private static TensorMetadata tensor(String name, List<Long> shape) {
-    return TensorMetadata.newBuilder().setName(name).setDatatype("FP32").addAllShape(shape).build();
+  private static TensorMetadata tensor(String name, String datatype, List<Long> shape) {
+    return TensorMetadata.newBuilder()
+        .setName(name)
+        .setDatatype(datatype)
+        .addAllShape(shape)
+        .build();
   }
 
   private static ModelStats.Duration2 zero() {

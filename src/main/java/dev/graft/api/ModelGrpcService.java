@@ -15,6 +15,7 @@ import dev.graft.api.v1.ListBaseModelsRequest;
 import dev.graft.api.v1.ListBaseModelsResponse;
 import dev.graft.api.v1.ListModelVersionsRequest;
 import dev.graft.api.v1.ListModelVersionsResponse;
+import dev.graft.api.v1.ModelFile;
 import dev.graft.api.v1.ModelServiceGrpc;
 import dev.graft.api.v1.ModelVersion;
 import dev.graft.api.v1.PretrainBaseModelRequest;
@@ -122,7 +123,9 @@ public class ModelGrpcService extends ModelServiceGrpc.ModelServiceImplBase {
             "chunk_size must be " + MIN_CHUNK + "-" + MAX_CHUNK + " bytes (or 0), got " + chunk);
       }
       ModelVersionInfo info = versions.resolve(toRef(request.getModel()));
-      new Download(info, chunk, (ServerCallStreamObserver<DownloadModelVersionResponse>) response)
+      String file = request.getFile().isEmpty() ? ModelVersionInfo.ONNX_FILE : request.getFile();
+      new Download(
+              info, file, chunk, (ServerCallStreamObserver<DownloadModelVersionResponse>) response)
           .start();
     } catch (RuntimeException | IOException e) {
       fail(response, e);
@@ -132,6 +135,8 @@ public class ModelGrpcService extends ModelServiceGrpc.ModelServiceImplBase {
   /** Sends chunks while the client keeps up; hashes what it sends and checks it at the end. */
   private static final class Download {
     private final ModelVersionInfo info;
+    private final String file;
+    private final String expectedSha256;
     private final ServerCallStreamObserver<DownloadModelVersionResponse> out;
     private final InputStream in;
     private final byte[] buffer;
@@ -141,13 +146,26 @@ public class ModelGrpcService extends ModelServiceGrpc.ModelServiceImplBase {
 
     Download(
         ModelVersionInfo info,
+        String file,
         int chunk,
         ServerCallStreamObserver<DownloadModelVersionResponse> out)
         throws IOException {
       this.info = info;
+      this.file = file;
       this.out = out;
-      this.size = Files.size(info.onnxPath());
-      this.in = Files.newInputStream(info.onnxPath());
+      java.nio.file.Path path;
+      if (file.equals(ModelVersionInfo.ONNX_FILE)) {
+        path = info.onnxPath();
+        this.expectedSha256 = info.sha256();
+      } else if (info.companions().containsKey(file)) {
+        path = info.companionPath(file);
+        this.expectedSha256 = info.companions().get(file);
+      } else {
+        throw new GraftException.NotFound(
+            "file '" + file + "' of", info.describe() + " (its files: " + fileNames(info) + ")");
+      }
+      this.size = Files.size(path);
+      this.in = Files.newInputStream(path);
       this.buffer = new byte[chunk];
       try {
         this.sha = MessageDigest.getInstance("SHA-256");
@@ -183,15 +201,17 @@ public class ModelGrpcService extends ModelServiceGrpc.ModelServiceImplBase {
     private void finish() {
       close();
       String sha256 = HexFormat.of().formatHex(sha.digest());
-      if (!sha256.equals(info.sha256())) {
+      if (!sha256.equals(expectedSha256)) {
         out.onError(
             Status.DATA_LOSS
                 .withDescription(
                     info.describe()
-                        + ": the file's sha256 "
+                        + ": the sha256 of "
+                        + file
+                        + ", "
                         + sha256
-                        + " differs from the registered "
-                        + info.sha256())
+                        + ", differs from the registered "
+                        + expectedSha256)
                 .asException());
         return;
       }
@@ -202,7 +222,8 @@ public class ModelGrpcService extends ModelServiceGrpc.ModelServiceImplBase {
     private DownloadModelVersionResponse.Builder message() {
       return DownloadModelVersionResponse.newBuilder()
           .setSizeBytes(size)
-          .setVersion(info.version());
+          .setVersion(info.version())
+          .setFile(file);
     }
 
     private synchronized void close() {
@@ -277,11 +298,39 @@ public class ModelGrpcService extends ModelServiceGrpc.ModelServiceImplBase {
             .setParityMaxAbsDiff(v.parityMaxAbsDiff())
             .putAllMetadata(v.metadata())
             .addAllAliases(v.aliases())
-            .setCreateTime(ProtoTime.of(v.createdAt()));
+            .setCreateTime(ProtoTime.of(v.createdAt()))
+            .addFiles(
+                ModelFile.newBuilder()
+                    .setName(ModelVersionInfo.ONNX_FILE)
+                    .setSha256(v.sha256())
+                    .setSizeBytes(v.sizeBytes()));
+    v.companions()
+        .forEach(
+            (name, sha) ->
+                b.addFiles(
+                    ModelFile.newBuilder()
+                        .setName(name)
+                        .setSha256(sha)
+                        .setSizeBytes(sizeOf(v.companionPath(name)))));
     if (v.runId() != null) {
       b.setRunId(v.runId());
     }
     return b.build();
+  }
+
+  private static List<String> fileNames(ModelVersionInfo v) {
+    List<String> names = new java.util.ArrayList<>();
+    names.add(ModelVersionInfo.ONNX_FILE);
+    names.addAll(v.companions().keySet());
+    return names;
+  }
+
+  private static long sizeOf(java.nio.file.Path file) {
+    try {
+      return Files.size(file);
+    } catch (IOException e) {
+      return -1;
+    }
   }
 
   static Struct toStruct(Map<String, ?> map) {

@@ -39,6 +39,8 @@ public class ModelVersions {
   public static final String LABELS_METADATA_KEY = "graft.labels";
 
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,128}");
+  // A plain file name in the version's directory: no separators, not hidden.
+  private static final Pattern COMPANION = Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}");
   // Aliases never start with a digit, so "3" is always a version number (KServe's version field).
   private static final Pattern ALIAS = Pattern.compile("[A-Za-z._-][A-Za-z0-9._-]{0,63}");
 
@@ -95,6 +97,7 @@ public class ModelVersions {
       throw new GraftException.InvalidArgument(
           "ONNX file " + spec.onnxFile() + " does not exist or is not readable");
     }
+    checkCompanions(spec.companions());
     if (!(spec.parityMaxAbsDiff() >= 0)) {
       throw new GraftException.InvalidArgument(
           "parity max abs diff must be >= 0, got " + spec.parityMaxAbsDiff());
@@ -111,8 +114,17 @@ public class ModelVersions {
     int next = max == null ? 1 : max + 1;
 
     Path target = storage.area("models").resolve(spec.modelName()).resolve(String.valueOf(next));
-    Path file = target.resolve("model.onnx");
+    Path file = target.resolve(ModelVersionInfo.ONNX_FILE);
     String sha256 = Artifacts.copyWithSha256(spec.onnxFile(), file);
+    Map<String, String> metadata = new LinkedHashMap<>(spec.metadata());
+    if (!spec.companions().isEmpty()) {
+      Map<String, String> hashes = new java.util.TreeMap<>();
+      spec.companions()
+          .forEach(
+              (name, source) ->
+                  hashes.put(name, Artifacts.copyWithSha256(source, target.resolve(name))));
+      metadata.put(ModelVersionInfo.COMPANIONS_METADATA_KEY, toJson(hashes));
+    }
 
     ModelVersion v = new ModelVersion();
     v.modelName = spec.modelName();
@@ -123,7 +135,7 @@ public class ModelVersions {
     v.inputSpec = new LinkedHashMap<>(spec.inputSpec());
     v.labels = new ArrayList<>(spec.labels());
     v.parityMaxAbsDiff = spec.parityMaxAbsDiff();
-    v.metadata = new LinkedHashMap<>(spec.metadata());
+    v.metadata = metadata;
     v.createdAt = now();
     versions.persistAndFlush(v);
     return v;
@@ -240,6 +252,36 @@ public class ModelVersions {
         v.metadata == null ? Map.of() : v.metadata,
         names,
         v.createdAt);
+  }
+
+  private static void checkCompanions(Map<String, Path> companions) {
+    for (Map.Entry<String, Path> c : companions.entrySet()) {
+      String name = c.getKey();
+      if (name == null || !COMPANION.matcher(name).matches()) {
+        throw new GraftException.InvalidArgument(
+            "companion file name '"
+                + name
+                + "' is not valid: use a plain file name of 1-128 letters, digits, '.', '_' and"
+                + " '-'");
+      }
+      if (name.equals(ModelVersionInfo.ONNX_FILE)) {
+        throw new GraftException.InvalidArgument(
+            "companion file name '" + name + "' is the model's own file; choose another name");
+      }
+      Path source = c.getValue();
+      if (source == null || !Files.isRegularFile(source) || !Files.isReadable(source)) {
+        throw new GraftException.InvalidArgument(
+            "companion file " + name + " (" + source + ") does not exist or is not readable");
+      }
+    }
+  }
+
+  private static String toJson(Map<String, String> hashes) {
+    try {
+      return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(hashes);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   private static void checkName(String name) {

@@ -23,12 +23,16 @@ import org.jboss.logging.Logger;
  * continuation is cheaper than a thread hop), else in one task per batch on the {@code completions}
  * executor, so that the next batch starts at once.
  *
+ * <p>What a request carries is the type parameter: float rows ({@link #floats}) or a text model's
+ * texts and token tensors ({@link TokenInput}); the {@link BatchRunner} turns a batch of them into
+ * one run (concatenating rows, tokenising texts together) and says which may share a run.
+ *
  * <p>These threads are the only ones that ever run the model, so the model's session is owned by
  * them: after {@link #close()} the queue drains, then {@code onExit} (which closes the session)
  * runs on the last runner to stop. Requests already queued are answered; later ones are refused
  * with {@code null} from {@link #submit} so the caller can re-resolve the model.
  */
-public final class Batcher {
+public final class Batcher<I> {
 
   private static final Logger LOG = Logger.getLogger(Batcher.class);
   private static final long IDLE_POLL_MS = 100;
@@ -39,27 +43,73 @@ public final class Batcher {
     RunResult run(float[] input, int rows) throws Exception;
   }
 
+  /**
+   * Runs one batch of requests ({@code rows} examples in all) as one run; returns the output rows
+   * of all, in request order.
+   */
+  @FunctionalInterface
+  public interface BatchRunner<I> {
+    RunResult run(List<I> inputs, int rows) throws Exception;
+
+    /**
+     * Whether {@code next} may run in one batch with {@code first} (else it starts the next batch).
+     */
+    default boolean joins(I first, I next) {
+      return true;
+    }
+  }
+
   /** Output rows of a run, flattened, and how long its three phases took. */
   public record RunResult(float[] output, long inputNanos, long inferNanos, long outputNanos) {}
 
-  private record Pending(
-      float[] data, int rows, long enqueuedNanos, CompletableFuture<float[]> out) {}
+  private record Pending<I>(I data, int rows, long enqueuedNanos, CompletableFuture<float[]> out) {}
 
   private final String name;
-  private final Runner runner;
+  private final BatchRunner<I> runner;
   private final BatchSettings settings;
   private final BatchListener listener;
   private final Runnable onExit;
   private final Executor completions;
-  private final ArrayBlockingQueue<Pending> queue;
+  private final ArrayBlockingQueue<Pending<I>> queue;
   private final List<Thread> workers = new ArrayList<>();
   private final AtomicInteger running;
   private final Object lock = new Object();
   private boolean closed;
 
-  public Batcher(
+  /** A batcher of float rows: the requests' rows are concatenated into one input. */
+  public static Batcher<float[]> floats(
       String name, Runner runner, BatchSettings settings, BatchListener listener, Runnable onExit) {
-    this(name, runner, settings, listener, onExit, Runnable::run);
+    return floats(name, runner, settings, listener, onExit, Runnable::run);
+  }
+
+  /** As {@link #floats(String, Runner, BatchSettings, BatchListener, Runnable)}. */
+  public static Batcher<float[]> floats(
+      String name,
+      Runner runner,
+      BatchSettings settings,
+      BatchListener listener,
+      Runnable onExit,
+      Executor completions) {
+    return new Batcher<>(name, concatenating(runner), settings, listener, onExit, completions);
+  }
+
+  private static BatchRunner<float[]> concatenating(Runner runner) {
+    return (inputs, rows) -> {
+      if (inputs.size() == 1) {
+        return runner.run(inputs.get(0), rows);
+      }
+      int length = 0;
+      for (float[] p : inputs) {
+        length += p.length;
+      }
+      float[] input = new float[length];
+      int at = 0;
+      for (float[] p : inputs) {
+        System.arraycopy(p, 0, input, at, p.length);
+        at += p.length;
+      }
+      return runner.run(input, rows);
+    };
   }
 
   /**
@@ -68,7 +118,7 @@ public final class Batcher {
    */
   public Batcher(
       String name,
-      Runner runner,
+      BatchRunner<I> runner,
       BatchSettings settings,
       BatchListener listener,
       Runnable onExit,
@@ -97,8 +147,8 @@ public final class Batcher {
    * Queues {@code rows} examples; the future completes with their output rows (flattened) or the
    * run's failure. Returns null once closed. Throws RESOURCE_EXHAUSTED when the queue is full.
    */
-  public CompletableFuture<float[]> submit(float[] data, int rows) {
-    Pending p = new Pending(data, rows, System.nanoTime(), new CompletableFuture<>());
+  public CompletableFuture<float[]> submit(I data, int rows) {
+    Pending<I> p = new Pending<>(data, rows, System.nanoTime(), new CompletableFuture<>());
     synchronized (lock) {
       if (closed) {
         return null;
@@ -151,11 +201,11 @@ public final class Batcher {
   }
 
   private void loop() {
-    Pending carry = null;
+    Pending<I> carry = null;
     long delay = settings.maxQueueDelay().toNanos();
     try {
       while (true) {
-        Pending first = carry != null ? carry : queue.poll(IDLE_POLL_MS, TimeUnit.MILLISECONDS);
+        Pending<I> first = carry != null ? carry : queue.poll(IDLE_POLL_MS, TimeUnit.MILLISECONDS);
         carry = null;
         if (first == null) {
           synchronized (lock) {
@@ -165,12 +215,12 @@ public final class Batcher {
           }
           continue;
         }
-        List<Pending> batch = new ArrayList<>();
+        List<Pending<I>> batch = new ArrayList<>();
         batch.add(first);
         int rows = first.rows();
         long deadline = first.enqueuedNanos() + delay;
         while (rows < settings.maxBatchSize()) {
-          Pending next = queue.poll();
+          Pending<I> next = queue.poll();
           if (next == null && delay > 0) {
             long wait = deadline - System.nanoTime();
             if (wait > 0) {
@@ -180,7 +230,8 @@ public final class Batcher {
           if (next == null) {
             break;
           }
-          if (rows + next.rows() > settings.maxBatchSize()) {
+          if (rows + next.rows() > settings.maxBatchSize()
+              || !runner.joins(first.data(), next.data())) {
             carry = next; // starts the next batch, keeping arrival order
             break;
           }
@@ -199,30 +250,20 @@ public final class Batcher {
     }
   }
 
-  private void execute(List<Pending> batch, int rows) {
+  private void execute(List<Pending<I>> batch, int rows) {
     long start = System.nanoTime();
     long[] queueNanos = new long[batch.size()];
+    List<I> inputs = new ArrayList<>(batch.size());
     for (int i = 0; i < queueNanos.length; i++) {
       queueNanos[i] = start - batch.get(i).enqueuedNanos();
-    }
-    float[] input;
-    if (batch.size() == 1) {
-      input = batch.get(0).data();
-    } else {
-      int rowSize = batch.get(0).data().length / batch.get(0).rows();
-      input = new float[rows * rowSize];
-      int at = 0;
-      for (Pending p : batch) {
-        System.arraycopy(p.data(), 0, input, at, p.data().length);
-        at += p.data().length;
-      }
+      inputs.add(batch.get(i).data());
     }
     RunResult result;
     try {
-      result = runner.run(input, rows);
+      result = runner.run(inputs, rows);
     } catch (Exception | Error e) {
       listener.onBatchFailure(batch.size(), System.nanoTime() - start);
-      for (Pending p : batch) {
+      for (Pending<I> p : batch) {
         p.out().completeExceptionally(e);
       }
       if (e instanceof Error error && !(e instanceof AssertionError)) {
@@ -248,10 +289,10 @@ public final class Batcher {
   }
 
   /** Splits the output rows back to their requests (one executor task for the whole batch). */
-  private static void complete(List<Pending> batch, int rows, float[] out) {
+  private static <I> void complete(List<Pending<I>> batch, int rows, float[] out) {
     int outRow = out.length / rows;
     int at = 0;
-    for (Pending p : batch) {
+    for (Pending<I> p : batch) {
       float[] mine = batch.size() == 1 ? out : Arrays.copyOfRange(out, at, at + p.rows() * outRow);
       at += p.rows() * outRow;
       try {
@@ -263,11 +304,11 @@ public final class Batcher {
     }
   }
 
-  private void failAll(Pending carry, Exception e) {
+  private void failAll(Pending<I> carry, Exception e) {
     if (carry != null) {
       carry.out().completeExceptionally(e);
     }
-    Pending p;
+    Pending<I> p;
     while ((p = queue.poll()) != null) {
       p.out().completeExceptionally(e);
     }

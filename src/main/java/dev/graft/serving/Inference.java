@@ -26,10 +26,17 @@ import java.util.function.Function;
 @ApplicationScoped
 public class Inference {
 
+  /** Default of {@link ServingConfig#maxTextChars()}. */
+  public static final int DEFAULT_MAX_TEXT_CHARS = 10_000;
+
+  /** The KServe input name of a text model's raw texts (BYTES, shape [N]). */
+  public static final String TEXT_INPUT = "text";
+
   private final ModelRegistry registry;
   private final int maxRequestInputs;
   private final PixelBudget pixels;
   private final Executor executor;
+  private final int maxTextChars;
 
   @Inject
   Inference(ModelRegistry registry, ServingConfig config) {
@@ -37,7 +44,8 @@ public class Inference {
         registry,
         config.maxRequestInputs(),
         new PixelBudget(config.maxImagePixels(), config.maxDecodingPixels()),
-        Infrastructure.getDefaultWorkerPool());
+        Infrastructure.getDefaultWorkerPool(),
+        config.maxTextChars());
   }
 
   public Inference(ModelRegistry registry, int maxRequestInputs, Executor executor) {
@@ -46,10 +54,20 @@ public class Inference {
 
   public Inference(
       ModelRegistry registry, int maxRequestInputs, PixelBudget pixels, Executor executor) {
+    this(registry, maxRequestInputs, pixels, executor, DEFAULT_MAX_TEXT_CHARS);
+  }
+
+  public Inference(
+      ModelRegistry registry,
+      int maxRequestInputs,
+      PixelBudget pixels,
+      Executor executor,
+      int maxTextChars) {
     this.registry = registry;
     this.maxRequestInputs = maxRequestInputs;
     this.pixels = pixels;
     this.executor = executor;
+    this.maxTextChars = maxTextChars;
   }
 
   /** The loaded model a reference means (for metadata). */
@@ -90,9 +108,57 @@ public class Inference {
     return run(
         ref,
         known,
-        model -> prepare(model, inputs),
+        model ->
+            model.signature().tokens()
+                ? ModelRegistry.queue(model, texts(model, inputs))
+                : ModelRegistry.queue(model, prepare(model, inputs), inputs.size()),
         inputs.size(),
         answer -> toPrediction(answer, inputs.size(), topK));
+  }
+
+  /** A text model's texts; INVALID_ARGUMENT for any other kind of input or an unusable text. */
+  private TokenInput texts(ServedModel model, List<InferenceInput> inputs) {
+    if (!model.isText()) {
+      throw new GraftException.InvalidArgument(
+          model.info().describe()
+              + " takes int64 token tensors "
+              + model.signature().inputNames()
+              + " and has no tokenizer (no "
+              + ServedModel.TEXT_METADATA_KEY
+              + " metadata); send the tensors with KServe ModelInfer");
+    }
+    List<String> texts = new ArrayList<>(inputs.size());
+    for (int i = 0; i < inputs.size(); i++) {
+      InferenceInput in = inputs.get(i);
+      if (!in.isText()) {
+        throw new GraftException.InvalidArgument(
+            "input "
+                + i
+                + " is "
+                + in.kind()
+                + "; "
+                + model.info().describe()
+                + " is a text model and takes text");
+      }
+      texts.add(checkText(in.text(), "input " + i));
+    }
+    return TokenInput.texts(texts);
+  }
+
+  private String checkText(String text, String what) {
+    if (text.isBlank()) {
+      throw new GraftException.InvalidArgument(what + " is an empty text; send some words");
+    }
+    if (text.length() > maxTextChars) {
+      throw new GraftException.InvalidArgument(
+          what
+              + " has "
+              + text.length()
+              + " characters, more than "
+              + maxTextChars
+              + " (graft.serving.max-text-chars); send a shorter text");
+    }
+    return text;
   }
 
   private static boolean hasImage(List<InferenceInput> inputs) {
@@ -114,37 +180,74 @@ public class Inference {
   }
 
   /**
-   * A tensor to run: {@code data} is decoded only once the model is chosen and its name and shape
+   * One input tensor of a request, decoded lazily into what the chosen model takes: floats for a
+   * float model, int64 values for a token model, strings for a text model's {@value #TEXT_INPUT}
+   * input. A decoder the request cannot supply throws INVALID_ARGUMENT saying what is expected.
+   *
+   * @param datatype the KServe datatype as sent (FP32, INT64, BYTES, ...)
+   */
+  public record TensorInput(
+      String name,
+      String datatype,
+      List<Long> shape,
+      java.util.function.Supplier<float[]> floats,
+      java.util.function.Supplier<long[]> longs,
+      java.util.function.Supplier<List<String>> strings) {
+
+    public TensorInput {
+      shape = List.copyOf(shape);
+    }
+  }
+
+  /**
+   * Tensors to run: the data is decoded only once the model is chosen and the names and shapes
    * checked, and the requested outputs are checked before the model runs, so that whatever is wrong
    * with a request is refused before computing and counted as a failure of that model.
    *
    * @param requestedOutputs output names the caller asks for (empty = all)
    */
-  public record TensorRequest(
-      String inputName,
-      List<Long> shape,
-      java.util.function.Supplier<float[]> data,
-      List<String> requestedOutputs) {}
+  public record TensorRequest(List<TensorInput> inputs, List<String> requestedOutputs) {
+
+    public TensorRequest {
+      inputs = List.copyOf(inputs);
+      requestedOutputs = List.copyOf(requestedOutputs);
+    }
+
+    /** One float32 tensor. */
+    public TensorRequest(
+        String inputName,
+        List<Long> shape,
+        java.util.function.Supplier<float[]> data,
+        List<String> requestedOutputs) {
+      this(List.of(new TensorInput(inputName, "FP32", shape, data, null, null)), requestedOutputs);
+    }
+  }
 
   private CompletableFuture<TensorResult> infer(ModelRef ref, ServedModel known, TensorRequest t) {
-    List<Long> shape = t.shape();
-    if (shape.isEmpty() || shape.get(0) < 1) {
-      throw new GraftException.InvalidArgument(
-          "input '"
-              + t.inputName()
-              + "' has shape "
-              + shape
-              + "; the first dimension is the batch");
+    if (t.inputs().isEmpty()) {
+      throw new GraftException.InvalidArgument("a request needs at least one input tensor");
     }
-    int rows = Math.toIntExact(shape.get(0));
+    for (TensorInput in : t.inputs()) {
+      List<Long> shape = in.shape();
+      if (shape.isEmpty() || shape.get(0) < 1) {
+        throw new GraftException.InvalidArgument(
+            "input '" + in.name() + "' has shape " + shape + "; the first dimension is the batch");
+      }
+    }
+    int rows = Math.toIntExact(t.inputs().get(0).shape().get(0));
     checkCount(rows);
     return run(
         ref,
         known,
         model -> {
           checkOutputs(model, t.requestedOutputs());
-          checkTensor(model, t.inputName(), shape, null);
-          return checkTensor(model, t.inputName(), shape, t.data().get());
+          if (model.signature().tokens()) {
+            return ModelRegistry.queue(model, tokens(model, t.inputs()));
+          }
+          TensorInput in = single(model, t.inputs());
+          checkTensor(model, in.name(), in.shape(), null);
+          return ModelRegistry.queue(
+              model, checkTensor(model, in.name(), in.shape(), in.floats().get()), rows);
         },
         rows,
         answer ->
@@ -154,6 +257,165 @@ public class Inference {
                 answer.model().signature().outputName(),
                 List.of((long) rows, (long) (answer.output().length / rows)),
                 answer.output()));
+  }
+
+  private static TensorInput single(ServedModel model, List<TensorInput> inputs) {
+    if (inputs.size() != 1) {
+      throw new GraftException.InvalidArgument(
+          model.info().describe()
+              + " takes one input tensor '"
+              + model.signature().inputName()
+              + "', got "
+              + inputs.size()
+              + " "
+              + inputs.stream().map(TensorInput::name).toList());
+    }
+    return inputs.get(0);
+  }
+
+  /**
+   * A token model's tensors, or a text model's {@value #TEXT_INPUT} strings: names, types and
+   * shapes checked against the session's inputs, all inputs of the same [batch, sequence].
+   */
+  private TokenInput tokens(ServedModel model, List<TensorInput> inputs) {
+    ModelSignature sig = model.signature();
+    if (model.isText() && inputs.size() == 1 && inputs.get(0).name().equals(TEXT_INPUT)) {
+      TensorInput in = inputs.get(0);
+      if (!"BYTES".equals(in.datatype()) || in.shape().size() != 1) {
+        throw new GraftException.InvalidArgument(
+            "input '"
+                + TEXT_INPUT
+                + "' is "
+                + in.datatype()
+                + " "
+                + in.shape()
+                + "; "
+                + model.info().describe()
+                + " takes its texts as BYTES of shape [N] (UTF-8 strings)");
+      }
+      List<String> texts = in.strings().get();
+      if (texts.size() != in.shape().get(0)) {
+        throw new GraftException.InvalidArgument(
+            "input '"
+                + TEXT_INPUT
+                + "' of shape "
+                + in.shape()
+                + " needs "
+                + in.shape().get(0)
+                + " strings, got "
+                + texts.size());
+      }
+      for (int i = 0; i < texts.size(); i++) {
+        checkText(texts.get(i), "text " + i);
+      }
+      return TokenInput.texts(texts);
+    }
+    List<String> names = sig.inputNames();
+    java.util.Map<String, TensorInput> byName = new java.util.LinkedHashMap<>();
+    for (TensorInput in : inputs) {
+      if (!names.contains(in.name())) {
+        throw new GraftException.InvalidArgument(
+            "unknown input '"
+                + in.name()
+                + "'; "
+                + model.info().describe()
+                + " expects the int64 inputs "
+                + names
+                + (model.isText() ? ", or one BYTES input '" + TEXT_INPUT + "' of raw texts" : ""));
+      }
+      if (byName.put(in.name(), in) != null) {
+        throw new GraftException.InvalidArgument("input '" + in.name() + "' is given twice");
+      }
+    }
+    for (String name : names) {
+      if (!byName.containsKey(name)) {
+        throw new GraftException.InvalidArgument(
+            "input '"
+                + name
+                + "' is missing; "
+                + model.info().describe()
+                + " expects the int64 inputs "
+                + names);
+      }
+    }
+    TensorInput first = byName.get(names.get(0));
+    List<Long> shape = first.shape();
+    for (ModelSignature.Input spec : sig.inputs()) {
+      TensorInput in = byName.get(spec.name());
+      if (!"INT64".equals(in.datatype())) {
+        throw new GraftException.InvalidArgument(
+            "input '"
+                + in.name()
+                + "' has datatype '"
+                + in.datatype()
+                + "'; "
+                + model.info().describe()
+                + " takes INT64 token tensors");
+      }
+      boolean ok = in.shape().size() == 2 && in.shape().get(1) >= 1;
+      for (int d = 1; ok && d < 2; d++) {
+        long declared = spec.shape().get(d);
+        ok = declared < 0 || declared == in.shape().get(d);
+      }
+      if (!ok) {
+        throw new GraftException.InvalidArgument(
+            "input '"
+                + in.name()
+                + "' has shape "
+                + in.shape()
+                + "; "
+                + model.info().describe()
+                + " expects "
+                + spec.shape()
+                + " ([batch, sequence], -1 = any length >= 1)");
+      }
+      if (!in.shape().equals(shape)) {
+        throw new GraftException.InvalidArgument(
+            "input '"
+                + in.name()
+                + "' has shape "
+                + in.shape()
+                + " but '"
+                + first.name()
+                + "' has "
+                + shape
+                + "; every input needs the same [batch, sequence]");
+      }
+    }
+    int rows = Math.toIntExact(shape.get(0));
+    int length = Math.toIntExact(shape.get(1));
+    java.util.Map<String, long[]> tensors = new java.util.LinkedHashMap<>();
+    for (String name : names) {
+      long[] values = byName.get(name).longs().get();
+      if (values.length != (long) rows * length) {
+        throw new GraftException.InvalidArgument(
+            "input '"
+                + name
+                + "' of shape "
+                + shape
+                + " needs "
+                + (long) rows * length
+                + " values, got "
+                + values.length);
+      }
+      long bound = name.equals(dev.graft.text.TextTokenizer.INPUT_IDS) ? model.vocabularySize() : 0;
+      for (int i = 0; i < values.length; i++) {
+        if (values[i] < 0 || (bound > 0 && values[i] >= bound)) {
+          throw new GraftException.InvalidArgument(
+              "input '"
+                  + name
+                  + "' has "
+                  + values[i]
+                  + " at value "
+                  + i
+                  + (bound > 0 && bound < Long.MAX_VALUE
+                      ? "; token ids must be 0-" + (bound - 1) + " (the tokenizer's vocabulary)"
+                      : "; token tensors must not be negative"));
+        }
+      }
+      tensors.put(name, values);
+    }
+    return TokenInput.tensors(tensors, rows, length);
   }
 
   public CompletableFuture<TensorResult> inferAsync(
@@ -193,7 +455,7 @@ public class Inference {
   private <T> CompletableFuture<T> run(
       ModelRef ref,
       ServedModel known,
-      Function<ServedModel, float[]> prepare,
+      Function<ServedModel, CompletableFuture<ModelRegistry.Answer>> queue,
       int rows,
       Function<ModelRegistry.Answer, T> finish) {
     long start = System.nanoTime();
@@ -201,14 +463,13 @@ public class Inference {
     CompletableFuture<ModelRegistry.Answer> answer;
     try {
       answer =
-          registry.infer(
+          registry.submit(
               ref,
               known,
               model -> {
                 used[0] = model;
-                return prepare.apply(model);
-              },
-              rows);
+                return queue.apply(model);
+              });
     } catch (RuntimeException e) {
       if (used[0] != null) {
         used[0].stats().requestFailed(System.nanoTime() - start);
@@ -265,7 +526,17 @@ public class Inference {
     for (int i = 0; i < inputs.size(); i++) {
       InferenceInput input = inputs.get(i);
       float[] row;
-      if (input.isImage()) {
+      if (input.isText()) {
+        throw new GraftException.InvalidArgument(
+            "input "
+                + i
+                + " is text; "
+                + model.info().describe()
+                + " is not a text model and takes "
+                + (model.preprocessing().isPresent()
+                    ? "images (PNG/JPEG) or feature vectors of " + rowSize + " floats"
+                    : "feature vectors of " + rowSize + " floats"));
+      } else if (input.isImage()) {
         row =
             model
                 .preprocessing()
@@ -395,7 +666,13 @@ public class Inference {
       }
       predictions.add(List.copyOf(best));
     }
-    return new PredictionResult(model.info(), model.provider(), predictions);
+    List<Boolean> truncated = new ArrayList<>();
+    if (answer.truncated() != null) {
+      for (boolean t : answer.truncated()) {
+        truncated.add(t);
+      }
+    }
+    return new PredictionResult(model.info(), model.provider(), predictions, truncated);
   }
 
   /**

@@ -49,8 +49,15 @@ public class ModelRegistry {
 
   private record Resolved(ModelVersionInfo info, long expiresAtNanos) {}
 
-  /** A model and the output rows it gave for a request. */
-  public record Answer(ServedModel model, float[] output) {}
+  /**
+   * A model and the output rows it gave for a request; for texts, whether each was cut at the
+   * tokenizer's max length (null otherwise).
+   */
+  public record Answer(ServedModel model, float[] output, boolean[] truncated) {
+    public Answer(ServedModel model, float[] output) {
+      this(model, output, null);
+    }
+  }
 
   private final Function<ModelRef, ModelVersionInfo> resolver;
   private final SessionFactory sessions;
@@ -217,28 +224,52 @@ public class ModelRegistry {
    */
   public CompletableFuture<Answer> infer(
       ModelRef ref, ServedModel known, Function<ServedModel, float[]> prepare, int rows) {
+    return submit(ref, known, model -> queue(model, prepare.apply(model), rows));
+  }
+
+  /**
+   * Queues what {@code prepare} makes of the request for the model a reference means: float rows
+   * or, for a token model, texts or token tensors ({@link TokenInput}). {@code prepare} is called
+   * again should the alias move between resolving and queueing. Null from it means the model was
+   * unloaded meanwhile.
+   */
+  CompletableFuture<Answer> submit(
+      ModelRef ref, ServedModel known, Function<ServedModel, CompletableFuture<Answer>> queue) {
     if (known != null) {
-      float[] data = prepare.apply(known);
-      CompletableFuture<float[]> out = known.submit(data, rows);
+      CompletableFuture<Answer> out = queue.apply(known);
       if (out != null) {
-        return out.thenApply(values -> new Answer(known, values));
+        return out;
       }
       // Unloaded since the caller looked: resolving and loading again read the registry and a
       // file, which must never happen on the caller's thread (a gRPC event loop).
-      return CompletableFuture.supplyAsync(() -> infer(ref, null, prepare, rows), completions)
+      return CompletableFuture.supplyAsync(() -> submit(ref, null, queue), completions)
           .thenCompose(Function.identity());
     }
     for (int attempt = 0; attempt < SUBMIT_ATTEMPTS; attempt++) {
       ServedModel model = model(ref);
-      float[] data = prepare.apply(model);
-      CompletableFuture<float[]> out = model.submit(data, rows);
+      CompletableFuture<Answer> out = queue.apply(model);
       if (out != null) {
-        return out.thenApply(values -> new Answer(model, values));
+        return out;
       }
       // unloaded between resolving and queueing: resolve again
     }
     throw new GraftException.Unavailable(
         ref.describe() + " was unloaded repeatedly while queueing; retry", null);
+  }
+
+  /** Float rows for a float model; null when it was unloaded meanwhile. */
+  static CompletableFuture<Answer> queue(ServedModel model, float[] data, int rows) {
+    CompletableFuture<float[]> out = model.submit(data, rows);
+    return out == null ? null : out.thenApply(values -> new Answer(model, values));
+  }
+
+  /** Texts or token tensors for a token model; null when it was unloaded meanwhile. */
+  static CompletableFuture<Answer> queue(ServedModel model, TokenInput input) {
+    CompletableFuture<float[]> out = model.submit(input);
+    return out == null
+        ? null
+        : out.thenApply(
+            values -> new Answer(model, values, input.isText() ? input.truncated() : null));
   }
 
   /** Whether the version is loaded now. */

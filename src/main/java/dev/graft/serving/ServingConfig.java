@@ -80,6 +80,14 @@ public interface ServingConfig {
   @WithDefault("67108864")
   long maxDecodingPixels();
 
+  /**
+   * Most characters one text input may have (Predict text, KServe BYTES); longer is
+   * INVALID_ARGUMENT naming the input. Texts are cut at the model's max tokens anyway; this bounds
+   * the work of tokenising them.
+   */
+  @WithDefault("10000")
+  int maxTextChars();
+
   /** Most requests of one PredictStream/ModelStreamInfer read ahead of their responses. */
   @WithDefault("32")
   int streamMaxInFlight();

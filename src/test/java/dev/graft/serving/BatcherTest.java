@@ -52,8 +52,8 @@ class BatcherTest {
     CountDownLatch gate = new CountDownLatch(1);
     Doubler runner = new Doubler(gate);
     AtomicBoolean exited = new AtomicBoolean();
-    Batcher batcher =
-        new Batcher(
+    Batcher<float[]> batcher =
+        Batcher.floats(
             "t",
             runner,
             new BatchSettings(8, Duration.ZERO, 100),
@@ -79,8 +79,8 @@ class BatcherTest {
   @Test
   void aRequestOfSeveralRowsIsNeverSplitAndKeepsItsRows() throws Exception {
     Doubler runner = new Doubler(new CountDownLatch(0));
-    Batcher batcher =
-        new Batcher(
+    Batcher<float[]> batcher =
+        Batcher.floats(
             "t",
             runner,
             new BatchSettings(4, Duration.ofMillis(50), 100),
@@ -97,8 +97,8 @@ class BatcherTest {
   @Test
   void maxQueueDelayGathersRequestsThatArriveShortlyAfterTheFirst() throws Exception {
     Doubler runner = new Doubler(new CountDownLatch(0));
-    Batcher batcher =
-        new Batcher(
+    Batcher<float[]> batcher =
+        Batcher.floats(
             "t",
             runner,
             new BatchSettings(16, Duration.ofMillis(300), 100),
@@ -120,8 +120,8 @@ class BatcherTest {
   void batchingOffRunsEveryRequestAlone() throws Exception {
     CountDownLatch gate = new CountDownLatch(1);
     Doubler runner = new Doubler(gate);
-    Batcher batcher =
-        new Batcher(
+    Batcher<float[]> batcher =
+        Batcher.floats(
             "t", runner, new BatchSettings(1, Duration.ZERO, 100), BatchListener.NONE, () -> {});
     List<CompletableFuture<float[]>> all = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
@@ -140,8 +140,8 @@ class BatcherTest {
     CountDownLatch gate = new CountDownLatch(1);
     Doubler runner = new Doubler(gate);
     AtomicBoolean exited = new AtomicBoolean();
-    Batcher batcher =
-        new Batcher(
+    Batcher<float[]> batcher =
+        Batcher.floats(
             "m-v1",
             runner,
             new BatchSettings(1, Duration.ZERO, 2),
@@ -175,8 +175,8 @@ class BatcherTest {
           }
           return new Batcher.RunResult(input.clone(), 0, 0, 0);
         };
-    Batcher batcher =
-        new Batcher(
+    Batcher<float[]> batcher =
+        Batcher.floats(
             "t", failing, new BatchSettings(1, Duration.ZERO, 10), BatchListener.NONE, () -> {});
     CompletableFuture<float[]> bad = batcher.submit(new float[] {-1}, 1);
     CompletableFuture<float[]> good = batcher.submit(new float[] {7}, 1);
@@ -199,8 +199,8 @@ class BatcherTest {
           }
           return new Batcher.RunResult(input.clone(), 0, 0, 0);
         };
-    Batcher batcher =
-        new Batcher(
+    Batcher<float[]> batcher =
+        Batcher.floats(
             "t",
             runner,
             new BatchSettings(1, Duration.ZERO, 100, 2),
