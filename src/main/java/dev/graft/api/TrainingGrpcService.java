@@ -146,7 +146,8 @@ public class TrainingGrpcService implements TrainingService {
                 : null,
             h.getAugmentRandomCrop(),
             h.getAugmentHorizontalFlip(),
-            h.getClassWeighting()),
+            h.getClassWeighting(),
+            h.getMaxSequenceLength()),
         new RunSpec.Split(
             r.getSplit().getValidationFraction(),
             r.getSplit().getTestFraction(),
@@ -200,7 +201,8 @@ public class TrainingGrpcService implements TrainingService {
                         .setRestoreBest(es.restoreBest()))
                 .setAugmentRandomCrop(h.augmentRandomCrop())
                 .setAugmentHorizontalFlip(h.augmentHorizontalFlip())
-                .setClassWeighting(h.classWeighting()))
+                .setClassWeighting(h.classWeighting())
+                .setMaxSequenceLength(h.maxSequenceLength()))
         .setSplit(
             SplitSpec.newBuilder()
                 .setValidationFraction(s.split().validationFraction())

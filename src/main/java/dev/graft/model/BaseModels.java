@@ -24,7 +24,6 @@ public class BaseModels {
   /** File name of a text base model's tokenizer, beside its {@code model.onnx}. */
   public static final String TOKENIZER_FILE = "tokenizer.json";
 
-
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,128}");
 
   private final BaseModelRepository repository;

@@ -113,6 +113,17 @@ public class ModelVersions {
     Path target = storage.area("models").resolve(spec.modelName()).resolve(String.valueOf(next));
     Path file = target.resolve("model.onnx");
     String sha256 = Artifacts.copyWithSha256(spec.onnxFile(), file);
+    Map<String, String> companionHashes = new LinkedHashMap<>();
+    for (Map.Entry<String, Path> c : spec.companions().entrySet()) {
+      if (!c.getKey().matches("[A-Za-z0-9._-]{1,128}") || c.getKey().equals("model.onnx")) {
+        throw new GraftException.InvalidArgument(
+            "companion file name '"
+                + c.getKey()
+                + "': use 1-128 of [A-Za-z0-9._-], not model.onnx");
+      }
+      companionHashes.put(
+          c.getKey(), Artifacts.copyWithSha256(c.getValue(), target.resolve(c.getKey())));
+    }
 
     ModelVersion v = new ModelVersion();
     v.modelName = spec.modelName();
@@ -124,6 +135,7 @@ public class ModelVersions {
     v.labels = new ArrayList<>(spec.labels());
     v.parityMaxAbsDiff = spec.parityMaxAbsDiff();
     v.metadata = new LinkedHashMap<>(spec.metadata());
+    companionHashes.forEach((name, hash) -> v.metadata.put("graft.companion." + name, hash));
     v.createdAt = now();
     versions.persistAndFlush(v);
     return v;

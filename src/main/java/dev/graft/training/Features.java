@@ -2,10 +2,8 @@ package dev.graft.training;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import dev.graft.onnx.OnnxBlock;
@@ -33,18 +31,14 @@ final class Features {
     float[][] out = new float[datasetSize][];
     try (NDManager manager = NDManager.newBaseManager(device)) {
       OnnxBlock block = new OnnxBlock(backbone, name -> false);
-      block.initialize(
-          manager, DataType.FLOAT32, new Shape(TrainingLoop.prepend(1, source.exampleShape())));
+      block.initialize(manager, DataType.FLOAT32, source.initShapes());
       ParameterStore parameters = new ParameterStore(manager, false);
       for (int from = 0; from < indices.length; from += BATCH) {
         token.check();
         int[] idx = Arrays.copyOfRange(indices, from, Math.min(indices.length, from + BATCH));
         BatchSource.Batch b = source.batch(idx, false, null);
         try (NDManager m = manager.newSubManager()) {
-          NDArray x =
-              m.create(
-                  b.inputs(), new Shape(TrainingLoop.prepend(idx.length, source.exampleShape())));
-          NDArray f = block.forward(parameters, new NDList(x), false).singletonOrThrow();
+          NDArray f = block.forward(parameters, source.arrays(m, b), false).singletonOrThrow();
           float[] flat = f.toFloatArray();
           int row = flat.length / idx.length;
           for (int i = 0; i < idx.length; i++) {

@@ -67,7 +67,46 @@ public record RunSpec(
       EarlyStop earlyStopping,
       boolean augmentRandomCrop,
       boolean augmentHorizontalFlip,
-      boolean classWeighting) {
+      boolean classWeighting,
+      int maxSequenceLength) {
+
+    /** The settings without a max sequence length (0: the default for text, unused otherwise). */
+    public Hyper(
+        String optimizer,
+        double learningRate,
+        double backboneLrMultiplier,
+        double weightDecay,
+        double momentum,
+        String schedule,
+        int warmupEpochs,
+        int stepEpochs,
+        double stepGamma,
+        int batchSize,
+        int epochs,
+        int headEpochs,
+        EarlyStop earlyStopping,
+        boolean augmentRandomCrop,
+        boolean augmentHorizontalFlip,
+        boolean classWeighting) {
+      this(
+          optimizer,
+          learningRate,
+          backboneLrMultiplier,
+          weightDecay,
+          momentum,
+          schedule,
+          warmupEpochs,
+          stepEpochs,
+          stepGamma,
+          batchSize,
+          epochs,
+          headEpochs,
+          earlyStopping,
+          augmentRandomCrop,
+          augmentHorizontalFlip,
+          classWeighting,
+          0);
+    }
 
     /** Whether any augmentation changes the training images. */
     public boolean augments() {
@@ -107,7 +146,8 @@ public record RunSpec(
           earlyStopping,
           augmentRandomCrop,
           augmentHorizontalFlip,
-          classWeighting);
+          classWeighting,
+          maxSequenceLength);
     }
   }
 
@@ -195,7 +235,10 @@ public record RunSpec(
             early,
             h.augmentRandomCrop(),
             h.augmentHorizontalFlip(),
-            h.classWeighting());
+            h.classWeighting(),
+            h.maxSequenceLength() != 0
+                ? h.maxSequenceLength()
+                : dev.graft.text.TextTokenizer.DEFAULT_MAX_LENGTH);
     Split s =
         new Split(
             set(split.validationFraction()) ? split.validationFraction() : 0.1,
@@ -269,8 +312,15 @@ public record RunSpec(
     require(
         h.momentum() >= 0 && h.momentum() < 1, "momentum must be in [0, 1), got " + h.momentum());
     require(
-        Set.of("CONSTANT", "STEP", "COSINE").contains(h.schedule()),
-        "schedule '" + h.schedule() + "': use CONSTANT, STEP or COSINE");
+        Set.of("CONSTANT", "STEP", "COSINE", "LINEAR").contains(h.schedule()),
+        "schedule '" + h.schedule() + "': use CONSTANT, STEP, COSINE or LINEAR");
+    require(
+        h.maxSequenceLength() >= 2
+            && h.maxSequenceLength() <= dev.graft.text.TextTokenizer.MAX_MAX_LENGTH,
+        "max_sequence_length must be 2-"
+            + dev.graft.text.TextTokenizer.MAX_MAX_LENGTH
+            + " tokens (0: 128), got "
+            + h.maxSequenceLength());
     require(
         h.batchSize() >= 1 && h.batchSize() <= 4096,
         "batch_size must be 1..4096, got " + h.batchSize());

@@ -76,6 +76,7 @@ final class StoredRunSpec {
     hyper.put("augment_random_crop", h.augmentRandomCrop());
     hyper.put("augment_horizontal_flip", h.augmentHorizontalFlip());
     hyper.put("class_weighting", h.classWeighting());
+    hyper.put("max_sequence_length", h.maxSequenceLength());
     m.put("hyper_parameters", hyper);
     Map<String, Object> split = new LinkedHashMap<>();
     split.put("validation_fraction", s.split().validationFraction());
@@ -144,7 +145,8 @@ final class StoredRunSpec {
                     es.path("restore_best").asBoolean()),
                 h.path("augment_random_crop").asBoolean(),
                 h.path("augment_horizontal_flip").asBoolean(),
-                h.path("class_weighting").asBoolean()),
+                h.path("class_weighting").asBoolean(),
+                h.path("max_sequence_length").asInt()),
             new RunSpec.Split(
                 split.path("validation_fraction").asDouble(),
                 split.path("test_fraction").asDouble(),
