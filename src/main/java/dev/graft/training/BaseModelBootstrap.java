@@ -205,7 +205,7 @@ public class BaseModelBootstrap {
             0));
   }
 
-  private void registerMinilm() {
+  void registerMinilm() {
     if (baseModels.exists(MINILM)) {
       storeMinilmTokenizer(); // registered by an older Graft, without its tokenizer
       return;
