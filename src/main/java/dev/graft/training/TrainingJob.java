@@ -256,6 +256,7 @@ public class TrainingJob {
                   ? run.plan()
                   : plan(
                       spec,
+                      grafted.text() != null,
                       train,
                       cache,
                       probe,
@@ -418,6 +419,7 @@ public class TrainingJob {
    */
   private static TrainingPlan plan(
       RunSpec spec,
+      boolean text,
       int[] train,
       boolean cached,
       HeadSolver.Result probe,
@@ -466,7 +468,12 @@ public class TrainingJob {
           phases,
           "epochs " + h.epochs() + " as requested");
     }
-    int epochs = Budget.epochs(train.length, h.batchSize(), cached);
+    // A text encoder trained by gradient: BERT's few epochs, not the image budget's hundreds.
+    boolean textBudget = text && !cached;
+    int epochs =
+        textBudget
+            ? Budget.textEpochs(train.length)
+            : Budget.epochs(train.length, h.batchSize(), cached);
     String schedule = h.schedule();
     int warmup = h.warmupEpochs();
     if ("CONSTANT".equals(schedule) && warmup == 0) {
@@ -482,7 +489,20 @@ public class TrainingJob {
     int patience = es.enabled() && es.patience() == 0 ? Budget.patience(epochs) : es.patience();
     double rate = h.learningRate();
     String rateSource = "given";
-    if (rate == 0) {
+    if (rate == 0 && textBudget) {
+      // A range test costs a hundred encoder steps, minutes on a CPU; BERT practice is known.
+      boolean slowed = spec.strategy().slowsBackbone();
+      rate = slowed ? Budget.TEXT_ENCODER_RATE / h.backboneLrMultiplier() : 5e-4;
+      rateSource =
+          slowed
+              ? String.format(
+                  java.util.Locale.ROOT,
+                  "text default: encoder %.0e (BERT fine-tuning) = head %.3g x multiplier %.3g",
+                  Budget.TEXT_ENCODER_RATE,
+                  rate,
+                  h.backboneLrMultiplier())
+              : "text default: 5e-4 for an encoder trained from random weights";
+    } else if (rate == 0) {
       RangeTest.Result found =
           RangeTest.run(
               graph,
@@ -515,7 +535,9 @@ public class TrainingJob {
         l2,
         search,
         phases,
-        Budget.reason(train.length, h.batchSize(), cached)
+        (textBudget
+                ? Budget.textReason(train.length, h.batchSize())
+                : Budget.reason(train.length, h.batchSize(), cached))
             + (warmup > 0 && !schedule.equals(h.schedule())
                 ? "; CONSTANT without warm-up becomes " + warmup + " warm-up epochs + cosine decay"
                 : ""));
