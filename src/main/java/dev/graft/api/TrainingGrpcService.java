@@ -122,7 +122,8 @@ public class TrainingGrpcService implements TrainingService {
         new RunSpec.Head(
             r.getHead().getHiddenSizesList(),
             r.getHead().getActivation(),
-            r.getHead().getDropout()),
+            r.getHead().getDropout(),
+            r.getHead().getNormalizeEmbedding()),
         new RunSpec.Hyper(
             h.getOptimizer() == OptimizerKind.OPTIMIZER_DEFAULT ? "" : h.getOptimizer().name(),
             h.getLearningRate(),
@@ -177,7 +178,8 @@ public class TrainingGrpcService implements TrainingService {
             HeadSpec.newBuilder()
                 .addAllHiddenSizes(s.head().hiddenSizes())
                 .setActivation(s.head().activation())
-                .setDropout(s.head().dropout()))
+                .setDropout(s.head().dropout())
+                .setNormalizeEmbedding(s.head().normalizeEmbedding()))
         .setHyperParameters(
             HyperParameters.newBuilder()
                 .setOptimizer(OptimizerKind.valueOf(h.optimizer()))

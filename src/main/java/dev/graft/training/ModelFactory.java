@@ -142,7 +142,7 @@ public class ModelFactory {
     if (spec.strategy() == Strategy.FROM_SCRATCH) {
       encoder = Reinitializer.randomizeEncoder(encoder, spec.seed());
     }
-    boolean normalize = false;
+    boolean normalize = spec.head().normalizeEmbedding();
     ModelProto graph =
         EncoderSurgery.appendHead(
             encoder, hiddenTensor, normalize, head(spec, labels.size()), spec.seed());

@@ -47,8 +47,16 @@ public record RunSpec(
   private static final Set<String> STOP_METRICS =
       Set.of("val_loss", "val_accuracy", "val_macro_f1");
 
-  /** The new classification head. */
-  public record Head(List<Integer> hiddenSizes, String activation, float dropout) {}
+  /**
+   * The new classification head; {@code normalizeEmbedding}: a text encoder's pooled embedding is
+   * L2-normalised before it (sentence-transformers' Normalize), off by default.
+   */
+  public record Head(
+      List<Integer> hiddenSizes, String activation, float dropout, boolean normalizeEmbedding) {
+    public Head(List<Integer> hiddenSizes, String activation, float dropout) {
+      this(hiddenSizes, activation, dropout, false);
+    }
+  }
 
   /** Optimisation settings. */
   public record Hyper(
@@ -248,7 +256,8 @@ public record RunSpec(
         new Head(
             head.hiddenSizes() == null ? List.of() : List.copyOf(head.hiddenSizes()),
             blank(head.activation()) ? "relu" : head.activation().toLowerCase(),
-            head.dropout());
+            head.dropout(),
+            head.normalizeEmbedding());
     return new RunSpec(
         experimentId,
         blank(name) ? strategy.name().toLowerCase().replace('_', '-') : name,

@@ -50,6 +50,7 @@ final class StoredRunSpec {
     head.put("hidden_sizes", List.copyOf(s.head().hiddenSizes()));
     head.put("activation", s.head().activation());
     head.put("dropout", (double) s.head().dropout());
+    head.put("normalize_embedding", s.head().normalizeEmbedding());
     m.put("head", head);
     RunSpec.Hyper h = s.hyper();
     Map<String, Object> hyper = new LinkedHashMap<>();
@@ -123,7 +124,8 @@ final class StoredRunSpec {
             new RunSpec.Head(
                 ints(head.path("hidden_sizes")),
                 text(head, "activation"),
-                (float) head.path("dropout").asDouble()),
+                (float) head.path("dropout").asDouble(),
+                head.path("normalize_embedding").asBoolean()),
             new RunSpec.Hyper(
                 text(h, "optimizer").toUpperCase(Locale.ROOT),
                 h.path("learning_rate").asDouble(),

@@ -299,6 +299,36 @@ class TextTrainingTest {
     assertEquals(FreezeSpec.none(), grafted.freeze());
   }
 
+  @Test
+  void theHeadOptionNormalisesThePooledEmbedding() {
+    RunSpec plain = spec(Strategy.TRANSFER_LEARNING, 0, 0, 0);
+    RunSpec normalized =
+        new RunSpec(
+            plain.experimentId(),
+            plain.name(),
+            plain.baseModel(),
+            plain.architecture(),
+            plain.dataset(),
+            plain.strategy(),
+            0,
+            List.of(),
+            new RunSpec.Head(List.of(), "relu", 0, true),
+            plain.hyper(),
+            plain.split(),
+            plain.seed(),
+            plain.device(),
+            "");
+    GraftedModel grafted = model(normalized);
+    assertTrue(grafted.text().normalize());
+    assertTrue(grafted.text().metadataJson().contains("\"normalize\":true"));
+    assertTrue(
+        grafted.graph().getGraph().getNodeList().stream()
+            .anyMatch(n -> n.getName().equals("pool.normalize")));
+    assertFalse(
+        model(plain).graph().getGraph().getNodeList().stream()
+            .anyMatch(n -> n.getName().equals("pool.normalize")));
+  }
+
   private static GraftedModel model(RunSpec spec) {
     return ModelFactory.textModel(
         spec, pretrained, MiniLm.OUTPUT, tokenizerFile, "all-minilm-l6-v2", LABELS);
