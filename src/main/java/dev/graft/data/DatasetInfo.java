@@ -4,7 +4,12 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 
-/** A stored dataset as clients see it; class counts are in label order. */
+/**
+ * A stored dataset as clients see it; class counts are in label order.
+ *
+ * @param textStats text datasets only (null otherwise): the longest and the mean text, in
+ *     characters
+ */
 public record DatasetInfo(
     long id,
     String name,
@@ -16,7 +21,11 @@ public record DatasetInfo(
     List<Long> exampleShape,
     String sha256,
     long sizeBytes,
+    TextStats textStats,
     Instant createdAt) {
+
+  /** How long the texts of a text dataset are, in characters (Unicode code points). */
+  public record TextStats(long maxChars, double meanChars) {}
 
   static DatasetInfo of(Dataset d) {
     // JSON numbers may come back as Integer whatever the declared type: read them as Number.
@@ -33,6 +42,7 @@ public record DatasetInfo(
         ((List<?>) d.exampleShape).stream().map(DatasetInfo::asLong).toList(),
         d.sha256,
         d.sizeBytes,
+        d.textMaxChars == null ? null : new TextStats(d.textMaxChars, d.textMeanChars),
         d.createdAt);
   }
 

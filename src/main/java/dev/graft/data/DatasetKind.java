@@ -1,7 +1,11 @@
 package dev.graft.data;
 
-/** What one example is: an image (stored as uint8 CHW pixels) or a float32 feature vector. */
+/**
+ * What one example is: an image (stored as uint8 CHW pixels), a float32 feature vector, or a UTF-8
+ * text of its own length.
+ */
 public enum DatasetKind {
   IMAGE,
-  FEATURES
+  FEATURES,
+  TEXT
 }

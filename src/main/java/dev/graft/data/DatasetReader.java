@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
@@ -16,6 +17,12 @@ import java.util.List;
  * as float arrays. Images go through a {@link Preprocessing} (the same code serving applies to a
  * request image), so a model sees identical inputs in training and in serving.
  *
+ * <p>Text datasets ({@link DatasetKind#TEXT}, format version 2) are read as strings, for a
+ * tokenizer: {@link #text(int)} and {@link #label(int)}, or the {@link TextExamples} view of {@link
+ * #textExamples()} ({@code int label(long i)}, {@code String text(long i)}, the length statistics).
+ * {@link #labels()} and so {@link Splits} work for every kind; the float views ({@link #example},
+ * {@link #batch}, {@link #inputShape}) refuse texts with an IllegalStateException.
+ *
  * <p>Reads are thread-safe (absolute reads of read-only mappings), so several loader threads may
  * share one reader. {@link #close()} closes the file; the mapping itself is released by the JVM
  * once unreachable, which is why the reader must not be used after close.
@@ -25,6 +32,12 @@ public final class DatasetReader implements AutoCloseable {
   /** Mapped segments stay below 2 GiB, the most one mapping can address. */
   private static final long SEGMENT_LIMIT = Integer.MAX_VALUE;
 
+  /**
+   * Text records start in windows of 1 GiB; each window is mapped with the longest record beyond
+   * it, so that every record lies inside the mapping of the window it starts in.
+   */
+  static final long TEXT_WINDOW = 1L << 30;
+
   private final Path file;
   private final FileChannel channel;
   private final DatasetFile.Footer footer;
@@ -32,8 +45,11 @@ public final class DatasetReader implements AutoCloseable {
   private final int recordsPerSegment;
   private final MappedByteBuffer[] segments;
   private final int count;
+  private final Region textRecords;
+  private final Region textOffsets;
+  private final long textRecordsEnd;
 
-  private DatasetReader(Path file) throws IOException {
+  private DatasetReader(Path file, long segmentLimit, long textWindow) throws IOException {
     this.file = file;
     this.channel = FileChannel.open(file, StandardOpenOption.READ);
     try {
@@ -55,12 +71,44 @@ public final class DatasetReader implements AutoCloseable {
       ByteBuffer json = ByteBuffer.allocate(footerLength);
       readFully(json, recordsEnd);
       this.footer = DatasetFile.Footer.parse(json.array());
-      this.recordBytes = footer.recordBytes();
-      if (footer.count() * recordBytes != recordsEnd || footer.count() > Integer.MAX_VALUE) {
-        throw corrupt("holds " + recordsEnd + " record bytes for " + footer.count() + " examples");
+      if (footer.count() > Integer.MAX_VALUE || footer.count() < 0) {
+        throw corrupt("declares " + footer.count() + " examples");
       }
       this.count = (int) footer.count();
-      this.recordsPerSegment = (int) Math.max(1, SEGMENT_LIMIT / recordBytes);
+      if (footer.kind() == DatasetKind.TEXT) {
+        if (footer.version() != 2 || footer.text() == null) {
+          throw corrupt("holds texts but is not a version-2 file with text statistics");
+        }
+        long offsetsStart = recordsEnd - DatasetFile.OFFSET_BYTES * footer.count();
+        long maxRecord = DatasetFile.TEXT_HEADER_BYTES + footer.text().maxBytes();
+        if (offsetsStart < 0 || offsetsStart < footer.count() * DatasetFile.TEXT_HEADER_BYTES) {
+          throw corrupt("holds " + recordsEnd + " bytes for " + footer.count() + " texts");
+        }
+        if (textWindow + maxRecord > SEGMENT_LIMIT) {
+          throw corrupt("has a text of " + footer.text().maxBytes() + " bytes, too long to map");
+        }
+        this.textRecordsEnd = offsetsStart;
+        this.textRecords = new Region(channel, 0, offsetsStart, textWindow, maxRecord);
+        this.textOffsets =
+            new Region(
+                channel,
+                offsetsStart,
+                recordsEnd - offsetsStart,
+                textWindow,
+                DatasetFile.OFFSET_BYTES);
+        this.recordBytes = 0;
+        this.recordsPerSegment = 0;
+        this.segments = new MappedByteBuffer[0];
+        return;
+      }
+      this.textRecords = null;
+      this.textOffsets = null;
+      this.textRecordsEnd = 0;
+      this.recordBytes = footer.recordBytes();
+      if (footer.count() * recordBytes != recordsEnd) {
+        throw corrupt("holds " + recordsEnd + " record bytes for " + footer.count() + " examples");
+      }
+      this.recordsPerSegment = (int) Math.max(1, segmentLimit / recordBytes);
       int n = (int) ((count + (long) recordsPerSegment - 1) / recordsPerSegment);
       this.segments = new MappedByteBuffer[n];
       for (int s = 0; s < n; s++) {
@@ -78,8 +126,13 @@ public final class DatasetReader implements AutoCloseable {
 
   /** Opens a stored dataset file. */
   public static DatasetReader open(Path file) {
+    return open(file, SEGMENT_LIMIT, TEXT_WINDOW);
+  }
+
+  /** Opens with smaller mappings, so that tests can cross segment boundaries on small files. */
+  static DatasetReader open(Path file, long segmentLimit, long textWindow) {
     try {
-      return new DatasetReader(file);
+      return new DatasetReader(file, segmentLimit, textWindow);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot open dataset file " + file, e);
     }
@@ -111,7 +164,7 @@ public final class DatasetReader implements AutoCloseable {
     return footer.classCounts();
   }
 
-  /** Stored shape of one example: [C, H, W] for images, [length] for features. */
+  /** Stored shape of one example: [C, H, W] for images, [length] for features, [] for texts. */
   public List<Long> shape() {
     return footer.shape();
   }
@@ -141,7 +194,48 @@ public final class DatasetReader implements AutoCloseable {
 
   /** The label (class index) of example {@code index}. */
   public int label(int index) {
+    if (textRecords != null) {
+      return textRecords.getInt(textRecordStart(index));
+    }
     return segment(index).getInt(offset(index));
+  }
+
+  /** The text of example {@code index} of a text dataset. */
+  public String text(int index) {
+    requireKind(DatasetKind.TEXT);
+    long start = textRecordStart(index);
+    int length = textRecords.getInt(start + 4);
+    if (length < 0
+        || length > footer.text().maxBytes()
+        || start + DatasetFile.TEXT_HEADER_BYTES + length > textRecordsEnd) {
+      throw corrupt("has a text record of " + length + " bytes at " + start);
+    }
+    byte[] utf8 = new byte[length];
+    textRecords.get(start + DatasetFile.TEXT_HEADER_BYTES, utf8);
+    return new String(utf8, StandardCharsets.UTF_8);
+  }
+
+  /** Length statistics of a text dataset, as recorded when it was stored. */
+  public DatasetFile.TextStats textStats() {
+    requireKind(DatasetKind.TEXT);
+    return footer.text();
+  }
+
+  /** A text dataset as labelled strings, indexed by long; see {@link TextExamples}. */
+  public TextExamples textExamples() {
+    requireKind(DatasetKind.TEXT);
+    return new TextExamples(this);
+  }
+
+  private long textRecordStart(int index) {
+    if (index < 0 || index >= count) {
+      throw new IndexOutOfBoundsException("example " + index + " of " + count);
+    }
+    long start = textOffsets.getLong((long) index * DatasetFile.OFFSET_BYTES);
+    if (start < 0 || start > textRecordsEnd - DatasetFile.TEXT_HEADER_BYTES) {
+      throw corrupt("has the offset " + start + " for example " + index);
+    }
+    return start;
   }
 
   /** Every label, in example order. */
@@ -180,6 +274,7 @@ public final class DatasetReader implements AutoCloseable {
    */
   public Preprocessing rawPreprocessing() {
     if (kind() != DatasetKind.IMAGE) {
+      requireNotText();
       return null;
     }
     ImageShape s = imageShape();
@@ -237,9 +332,20 @@ public final class DatasetReader implements AutoCloseable {
   }
 
   private void requireNoPreprocessing(Preprocessing preprocessing) {
+    requireNotText();
     if (preprocessing != null) {
       throw new IllegalArgumentException(
           "a feature dataset takes no image preprocessing; pass null");
+    }
+  }
+
+  private void requireNotText() {
+    if (kind() == DatasetKind.TEXT) {
+      throw new IllegalStateException(
+          "dataset file "
+              + file
+              + " holds texts, which have no float form: read them with text(i) or"
+              + " textExamples() and tokenize them");
     }
   }
 
@@ -255,6 +361,41 @@ public final class DatasetReader implements AutoCloseable {
       channel.close();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * A read-only region of the file mapped in windows: window w holds the bytes from {@code w *
+   * window} to {@code (w + 1) * window + overlap}, so any read of at most {@code overlap} bytes
+   * that starts in a window lies inside its mapping.
+   */
+  private static final class Region {
+    private final long window;
+    private final MappedByteBuffer[] maps;
+
+    Region(FileChannel channel, long start, long length, long window, long overlap)
+        throws IOException {
+      this.window = window;
+      int n = (int) Math.max(1, (length + window - 1) / window);
+      this.maps = new MappedByteBuffer[n];
+      for (int w = 0; w < n; w++) {
+        long from = w * window;
+        long size = Math.max(0, Math.min(length - from, window + overlap));
+        maps[w] = channel.map(FileChannel.MapMode.READ_ONLY, start + from, size);
+        maps[w].order(ByteOrder.LITTLE_ENDIAN);
+      }
+    }
+
+    int getInt(long at) {
+      return maps[(int) (at / window)].getInt((int) (at % window));
+    }
+
+    long getLong(long at) {
+      return maps[(int) (at / window)].getLong((int) (at % window));
+    }
+
+    void get(long at, byte[] into) {
+      maps[(int) (at / window)].get((int) (at % window), into);
     }
   }
 

@@ -7,5 +7,8 @@ public enum DatasetSource {
   IDX,
   CSV,
   MNIST_JSON,
-  SYNTHETIC
+  SYNTHETIC,
+  TEXT_FOLDER,
+  TEXT_CSV,
+  TEXT_JSONL
 }

@@ -100,7 +100,8 @@ public class Datasets {
     checkNewName(header.name());
     if (header.kind() == null) {
       throw new GraftException.InvalidArgument(
-          "the header has no kind: set DATASET_KIND_IMAGE or DATASET_KIND_FEATURES");
+          "the header has no kind: set DATASET_KIND_IMAGE, DATASET_KIND_FEATURES or"
+              + " DATASET_KIND_TEXT");
     }
     DatasetBuilder builder =
         new DatasetBuilder(
@@ -119,13 +120,18 @@ public class Datasets {
     DatasetSource source = request.source();
     if (source == null || source == DatasetSource.UPLOAD) {
       throw new GraftException.InvalidArgument(
-          "source must be IMAGE_FOLDER, IDX, CSV, MNIST_JSON or SYNTHETIC; stream uploads with"
-              + " UploadDataset");
+          "source must be IMAGE_FOLDER, IDX, CSV, MNIST_JSON, SYNTHETIC, TEXT_FOLDER, TEXT_CSV or"
+              + " TEXT_JSONL; stream uploads with UploadDataset");
     }
     if (source != DatasetSource.IMAGE_FOLDER
         && (request.imageShape() != null || request.resizePolicy() == ResizePolicy.STRETCH)) {
       throw new GraftException.InvalidArgument(
           "image_shape and resize_policy apply to IMAGE_FOLDER only, not " + source);
+    }
+    boolean textTable = source == DatasetSource.TEXT_CSV || source == DatasetSource.TEXT_JSONL;
+    if (!textTable && request.textColumn() != null && !request.textColumn().isEmpty()) {
+      throw new GraftException.InvalidArgument(
+          "text_column applies to TEXT_CSV and TEXT_JSONL only, not " + source);
     }
     List<String> given = request.classNames() == null ? List.of() : request.classNames();
     DatasetLimits limits = config.limits();
@@ -172,6 +178,44 @@ public class Datasets {
           try (DatasetBuilder b =
               builder(DatasetKind.IMAGE, classes, request.imageShape(), request.resizePolicy())) {
             folder.read(b, limits.maxExampleBytes());
+            staged = b.finish();
+          }
+          break;
+        }
+      case TEXT_FOLDER:
+        {
+          AllowedRoot root = allowedRoot();
+          TextFolderImporter folder =
+              new TextFolderImporter(root.resolve(request.path(), "path"), root);
+          List<String> classes = given.isEmpty() ? folder.discoverClasses() : given;
+          try (DatasetBuilder b = builder(DatasetKind.TEXT, classes, null, null)) {
+            folder.read(b, limits.maxExampleBytes());
+            staged = b.finish();
+          }
+          break;
+        }
+      case TEXT_CSV:
+        {
+          Path file = file(allowedRoot().resolve(request.path(), "path"), "path");
+          TextCsvImporter csv =
+              new TextCsvImporter(file, request.textColumn(), request.labelColumn());
+          List<String> classes = given.isEmpty() ? csv.discoverClasses(limits.maxClasses()) : given;
+          try (DatasetBuilder b = builder(DatasetKind.TEXT, classes, null, null)) {
+            csv.read(b);
+            staged = b.finish();
+          }
+          break;
+        }
+      case TEXT_JSONL:
+        {
+          Path file = file(allowedRoot().resolve(request.path(), "path"), "path");
+          TextJsonlImporter jsonl =
+              new TextJsonlImporter(
+                  file, request.textColumn(), request.labelColumn(), limits.maxExampleBytes());
+          List<String> classes =
+              given.isEmpty() ? jsonl.discoverClasses(limits.maxClasses()) : given;
+          try (DatasetBuilder b = builder(DatasetKind.TEXT, classes, null, null)) {
+            jsonl.read(b);
             staged = b.finish();
           }
           break;
@@ -277,6 +321,10 @@ public class Datasets {
     d.sha256 = staged.sha256();
     d.storagePath = relative;
     d.sizeBytes = staged.sizeBytes();
+    if (staged.textStats() != null) {
+      d.textMaxChars = staged.textStats().maxChars();
+      d.textMeanChars = staged.textStats().meanChars();
+    }
     d.createdAt = Instant.now().truncatedTo(ChronoUnit.MICROS);
     repository.persistAndFlush(d);
     LOG.infof(

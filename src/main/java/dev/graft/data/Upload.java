@@ -38,26 +38,39 @@ public final class Upload {
           example.labelName() != null
               ? builder.label(example.labelName(), what)
               : labelIndex(example.labelIndex(), what);
-      if (builder.kind() == DatasetKind.IMAGE) {
-        if (example.features() != null && example.features().length > 0) {
-          throw new GraftException.InvalidArgument(
-              what + " carries features but the dataset holds images; send image bytes");
-        }
-        if (example.image() == null || example.image().length == 0) {
-          throw new GraftException.InvalidArgument(what + " has no image bytes");
-        }
-        builder.addEncodedImage(label, example.image(), what);
-      } else {
-        if (example.image() != null && example.image().length > 0) {
-          throw new GraftException.InvalidArgument(
-              what + " carries image bytes but the dataset holds feature vectors");
-        }
-        builder.addFeatures(label, example.features(), what);
+      boolean hasImage = example.image() != null && example.image().length > 0;
+      boolean hasFeatures = example.features() != null && example.features().length > 0;
+      boolean hasText = example.text() != null && !example.text().isEmpty();
+      String holds = DatasetBuilder.plural(builder.kind());
+      switch (builder.kind()) {
+        case IMAGE:
+          refuse(hasFeatures, what + " carries features but the dataset holds images");
+          refuse(hasText, what + " carries text but the dataset holds images");
+          if (!hasImage) {
+            throw new GraftException.InvalidArgument(what + " has no image bytes");
+          }
+          builder.addEncodedImage(label, example.image(), what);
+          break;
+        case FEATURES:
+          refuse(hasImage, what + " carries image bytes but the dataset holds " + holds);
+          refuse(hasText, what + " carries text but the dataset holds " + holds);
+          builder.addFeatures(label, example.features(), what);
+          break;
+        default:
+          refuse(hasImage, what + " carries image bytes but the dataset holds texts; set text");
+          refuse(hasFeatures, what + " carries features but the dataset holds texts; set text");
+          builder.addText(label, example.text(), what);
       }
       index++;
     } catch (RuntimeException e) {
       abort();
       throw e;
+    }
+  }
+
+  private static void refuse(boolean condition, String message) {
+    if (condition) {
+      throw new GraftException.InvalidArgument(message);
     }
   }
 

@@ -1,6 +1,7 @@
 package dev.graft.training;
 
 import ai.djl.engine.Engine;
+import dev.graft.core.StorageConfig;
 import dev.graft.experiments.RunStatus;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -29,11 +30,18 @@ public class RunScheduler {
   private final TrainingJob job;
   private final ExecutorService workers;
   private final DeviceSlots slots;
+  private final String dataDir;
   private final Map<Long, CancelToken> active = new ConcurrentHashMap<>();
   private volatile boolean stopping;
 
-  RunScheduler(RunStore store, RunEventHub events, TrainingJob job, TrainingConfig config) {
+  RunScheduler(
+      RunStore store,
+      RunEventHub events,
+      TrainingJob job,
+      TrainingConfig config,
+      StorageConfig storage) {
     this.store = store;
+    this.dataDir = storage.dir().toAbsolutePath().normalize().toString();
     this.events = events;
     this.job = job;
     this.slots = new DeviceSlots(config.maxConcurrentCpuRuns(), config.maxConcurrentGpuRuns());
@@ -116,7 +124,7 @@ public class RunScheduler {
       // Stopping while waiting for a slot: the run stays QUEUED and is scheduled at the next start.
       Thread.currentThread().interrupt();
     } catch (Throwable t) {
-      String message = describe(t);
+      String message = describe(t, dataDir);
       LOG.errorf(t, "Run %d failed: %s", runId, message);
       try {
         store.finish(runId, RunStatus.FAILED, message);
@@ -131,8 +139,15 @@ public class RunScheduler {
     }
   }
 
-  static String describe(Throwable t) {
+  /**
+   * The error a failed run records and clients read: the exception's type and message, with the
+   * server's data directory written as {@code <data>} so that no server path leaks to callers.
+   */
+  static String describe(Throwable t, String dataDir) {
     String m = t.getMessage();
+    if (m != null && !dataDir.isEmpty()) {
+      m = m.replace(dataDir, "<data>");
+    }
     return t.getClass().getSimpleName() + (m == null ? "" : ": " + m);
   }
 }

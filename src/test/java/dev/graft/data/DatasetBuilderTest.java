@@ -30,7 +30,7 @@ class DatasetBuilderTest {
   }
 
   private static DatasetLimits limits(long exampleBytes, long datasetBytes, long examples) {
-    return new DatasetLimits(exampleBytes, datasetBytes, examples, 100, 64);
+    return new DatasetLimits(exampleBytes, datasetBytes, examples, 100, 64, 1000);
   }
 
   @Test
