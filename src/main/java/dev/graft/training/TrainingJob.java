@@ -335,15 +335,33 @@ public class TrainingJob {
     }
   }
 
-  /**
-   * The examples as a text run reads them. Text datasets come with DatasetKind.TEXT; until then no
-   * dataset reader holds texts.
-   */
+  /** The examples of a text dataset as a text run reads them. */
   static dev.graft.text.TextExamples textExamples(DatasetReader reader, Dataset dataset) {
-    throw new GraftException.FailedPrecondition(
-        "dataset '"
-            + dataset.name
-            + "' does not hold texts; a text base model trains on a TEXT dataset");
+    if (reader.kind() != dev.graft.data.DatasetKind.TEXT) {
+      throw new GraftException.FailedPrecondition(
+          "dataset '"
+              + dataset.name
+              + "' holds "
+              + (reader.kind() == dev.graft.data.DatasetKind.IMAGE ? "images" : "feature vectors")
+              + ", not texts; a text base model trains on a TEXT dataset");
+    }
+    int[] labels = reader.labels();
+    return new dev.graft.text.TextExamples() {
+      @Override
+      public int size() {
+        return reader.size();
+      }
+
+      @Override
+      public String text(int i) {
+        return reader.text(i);
+      }
+
+      @Override
+      public int label(int i) {
+        return labels[i];
+      }
+    };
   }
 
   /**
