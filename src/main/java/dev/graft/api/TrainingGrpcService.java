@@ -123,7 +123,8 @@ public class TrainingGrpcService implements TrainingService {
         new RunSpec.Head(
             r.getHead().getHiddenSizesList(),
             r.getHead().getActivation(),
-            r.getHead().getDropout()),
+            r.getHead().getDropout(),
+            r.getHead().getNormalizeEmbedding()),
         new RunSpec.Hyper(
             h.getOptimizer() == OptimizerKind.OPTIMIZER_DEFAULT ? "" : h.getOptimizer().name(),
             h.getLearningRate(),
@@ -147,7 +148,8 @@ public class TrainingGrpcService implements TrainingService {
                 : null,
             h.getAugmentRandomCrop(),
             h.getAugmentHorizontalFlip(),
-            h.getClassWeighting()),
+            h.getClassWeighting(),
+            h.getMaxSequenceLength()),
         new RunSpec.Split(
             r.getSplit().getValidationFraction(),
             r.getSplit().getTestFraction(),
@@ -177,7 +179,8 @@ public class TrainingGrpcService implements TrainingService {
             HeadSpec.newBuilder()
                 .addAllHiddenSizes(s.head().hiddenSizes())
                 .setActivation(s.head().activation())
-                .setDropout(s.head().dropout()))
+                .setDropout(s.head().dropout())
+                .setNormalizeEmbedding(s.head().normalizeEmbedding()))
         .setHyperParameters(
             HyperParameters.newBuilder()
                 .setOptimizer(OptimizerKind.valueOf(h.optimizer()))
@@ -201,7 +204,8 @@ public class TrainingGrpcService implements TrainingService {
                         .setRestoreBest(es.restoreBest()))
                 .setAugmentRandomCrop(h.augmentRandomCrop())
                 .setAugmentHorizontalFlip(h.augmentHorizontalFlip())
-                .setClassWeighting(h.classWeighting()))
+                .setClassWeighting(h.classWeighting())
+                .setMaxSequenceLength(h.maxSequenceLength()))
         .setSplit(
             SplitSpec.newBuilder()
                 .setValidationFraction(s.split().validationFraction())

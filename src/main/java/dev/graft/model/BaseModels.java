@@ -21,6 +21,9 @@ import java.util.regex.Pattern;
 @ApplicationScoped
 public class BaseModels {
 
+  /** File name of a text base model's tokenizer, beside its {@code model.onnx}. */
+  public static final String TOKENIZER_FILE = "tokenizer.json";
+
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,128}");
 
   private final BaseModelRepository repository;
@@ -113,5 +116,29 @@ public class BaseModels {
             .firstResultOptional()
             .orElseThrow(() -> new GraftException.NotFound("base model", "'" + name + "'"))
             .onnxPath);
+  }
+
+  /**
+   * The Hugging Face {@code tokenizer.json} stored beside a text base model's ONNX file.
+   *
+   * @throws GraftException.FailedPrecondition if the base model has none (not a text model, or
+   *     registered before tokenizers were stored: a restart stores MiniLM's)
+   */
+  public Path tokenizerFile(String name) {
+    Path tokenizer = file(name).resolveSibling(TOKENIZER_FILE);
+    if (!java.nio.file.Files.isRegularFile(tokenizer)) {
+      throw new GraftException.FailedPrecondition(
+          "base model '"
+              + name
+              + "' has no "
+              + TOKENIZER_FILE
+              + " beside its ONNX file; only text base models have one");
+    }
+    return tokenizer;
+  }
+
+  /** Where a base model's tokenizer goes (it may not exist yet). */
+  public Path tokenizerTarget(String name) {
+    return file(name).resolveSibling(TOKENIZER_FILE);
   }
 }

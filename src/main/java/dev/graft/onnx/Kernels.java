@@ -257,6 +257,35 @@ final class Kernels {
             return mean(x, ax, keep);
           };
         }
+      case "ReduceSum":
+        {
+          // Opset 13+: axes are an optional int64 input (a constant here); empty or absent axes
+          // reduce all of them unless noop_with_empty_axes is set.
+          boolean keep = a.i("keepdims", 1) != 0;
+          boolean noop = a.i("noop_with_empty_axes", 0) != 0;
+          return (in, c) -> {
+            NDArray x = nd(in[0], c);
+            int r = x.getShape().dimension();
+            long[] axes = in.length > 1 && in[1] != null ? host(in[1]).ints : new long[0];
+            if (axes.length == 0 && noop) {
+              return x;
+            }
+            int[] ax;
+            if (axes.length == 0) {
+              ax = new int[r];
+              for (int k = 0; k < r; k++) {
+                ax[k] = k;
+              }
+            } else {
+              ax = new int[axes.length];
+              for (int k = 0; k < axes.length; k++) {
+                ax[k] = (int) (axes[k] < 0 ? axes[k] + r : axes[k]);
+              }
+            }
+            Arrays.sort(ax);
+            return x.sum(ax, keep);
+          };
+        }
       case "LayerNormalization":
         {
           long axis = a.i("axis", -1);

@@ -16,8 +16,8 @@ import java.util.Set;
 /**
  * Rewrites a validated opset 11..17 graph so that it means the same at opset 17, which is what the
  * executor implements and the exporter writes. Of the supported operators, these changed between 11
- * and 17 (onnx/docs/Changelog.md): Squeeze/Unsqueeze-13 take axes as an input instead of an
- * attribute; Dropout-12 takes ratio as an input; Softmax-13 normalises along one axis instead of
+ * and 17 (onnx/docs/Changelog.md): Squeeze/Unsqueeze/ReduceSum-13 take axes as an input instead of
+ * an attribute; Dropout-12 takes ratio as an input; Softmax-13 normalises along one axis instead of
  * coercing to 2-D at the axis; BatchNormalization-14/15 has training outputs we never use. The rest
  * (Clip-11, Pad-11, Slice-10, ReduceMean up to 17, Gather, Concat, Reshape-14 with allowzero=0 by
  * default...) kept their meaning.
@@ -71,6 +71,7 @@ final class OpsetNormalizer {
     switch (n.getOpType()) {
       case "Squeeze":
       case "Unsqueeze":
+      case "ReduceSum":
         if (opset < 13) {
           out.add(attributeToInput(n, "axes", true));
           return;

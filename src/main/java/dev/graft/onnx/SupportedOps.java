@@ -41,6 +41,7 @@ public final class SupportedOps {
                   "Pad",
                   "Pow",
                   "ReduceMean",
+                  "ReduceSum",
                   "Relu",
                   "Reshape",
                   "Shape",

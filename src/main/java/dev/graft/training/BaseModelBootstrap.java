@@ -35,6 +35,7 @@ public class BaseModelBootstrap {
   static final String FASHION = "cnn-small-fashion-mnist";
   static final String SHAPES = "cnn-small-shapes";
   static final String MINILM = "all-minilm-l6-v2";
+  static final String MINILM_TOKENIZER = "/all-minilm-l6-v2-tokenizer.json";
   static final List<String> FASHION_CLASSES =
       List.of(
           "t-shirt",
@@ -204,8 +205,9 @@ public class BaseModelBootstrap {
             0));
   }
 
-  private void registerMinilm() {
+  void registerMinilm() {
     if (baseModels.exists(MINILM)) {
+      storeMinilmTokenizer(); // registered by an older Graft, without its tokenizer
       return;
     }
     try (InputStream in = BaseModelBootstrap.class.getResourceAsStream("/all-minilm-l6-v2.onnx")) {
@@ -231,10 +233,38 @@ public class BaseModelBootstrap {
                 List.of(),
                 Map.of(),
                 null));
+        storeMinilmTokenizer();
         LOG.infof("Registered the MiniLM text encoder as base model '%s'", MINILM);
       } finally {
         Files.deleteIfExists(tmp);
       }
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Stores MiniLM's own {@code tokenizer.json} beside its ONNX file, once: written to a temporary
+   * file in the same directory and moved into place, so a crash never leaves half a tokenizer.
+   */
+  void storeMinilmTokenizer() {
+    Path target = baseModels.tokenizerTarget(MINILM);
+    if (Files.isRegularFile(target)) {
+      return;
+    }
+    try (InputStream in = BaseModelBootstrap.class.getResourceAsStream(MINILM_TOKENIZER)) {
+      if (in == null) {
+        LOG.warnf("MiniLM's tokenizer %s is not on the classpath; text runs cannot start", target);
+        return;
+      }
+      Path tmp = Files.createTempFile(target.getParent(), "tokenizer-", ".tmp");
+      try {
+        Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+      } finally {
+        Files.deleteIfExists(tmp);
+      }
+      LOG.infof("Stored MiniLM's tokenizer beside its ONNX file: %s", target);
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }

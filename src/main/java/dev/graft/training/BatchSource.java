@@ -1,7 +1,15 @@
 package dev.graft.training;
 
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import dev.graft.data.DatasetReader;
 import dev.graft.data.Preprocessing;
+import dev.graft.text.TextExamples;
+import dev.graft.text.TextTokenizer;
+import dev.graft.text.TokenBatch;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.SplittableRandom;
 
 /** Where a run's batches come from: the dataset through preprocessing, or cached features. */
@@ -13,8 +21,71 @@ interface BatchSource {
   /** The examples at {@code indices}, augmented when {@code augment} is set. */
   Batch batch(int[] indices, boolean augment, SplittableRandom random);
 
-  /** Row-major inputs [n, ...exampleShape] and their labels. */
-  record Batch(float[] inputs, int[] labels) {}
+  /**
+   * Row-major inputs [n, ...exampleShape] and their labels; for texts the tokenised batch instead
+   * of float inputs.
+   */
+  record Batch(float[] inputs, int[] labels, TokenBatch tokens) {
+    Batch(float[] inputs, int[] labels) {
+      this(inputs, labels, null);
+    }
+  }
+
+  /** The batch as the block's inputs, created in {@code manager}. */
+  default NDList arrays(NDManager manager, Batch batch) {
+    return new NDList(
+        manager.create(
+            batch.inputs(),
+            new Shape(TrainingLoop.prepend(batch.labels().length, exampleShape()))));
+  }
+
+  /** Input shapes of a batch of one, to initialise a block with. */
+  default Shape[] initShapes() {
+    return new Shape[] {new Shape(TrainingLoop.prepend(1, exampleShape()))};
+  }
+
+  /**
+   * Texts tokenised per batch by the model's own tokenizer, padded to the batch's longest text
+   * (dynamic padding), as int64 {@code [n, length]} arrays in the order of {@code inputNames}.
+   */
+  static BatchSource text(TextExamples examples, TextTokenizer tokenizer, List<String> inputNames) {
+    List<String> inputs = List.copyOf(inputNames);
+    return new BatchSource() {
+      @Override
+      public long[] exampleShape() {
+        return new long[] {-1};
+      }
+
+      @Override
+      public Batch batch(int[] indices, boolean augment, SplittableRandom random) {
+        List<String> texts = new ArrayList<>(indices.length);
+        int[] labels = new int[indices.length];
+        for (int i = 0; i < indices.length; i++) {
+          texts.add(examples.text(indices[i]));
+          labels[i] = examples.label(indices[i]);
+        }
+        return new Batch(null, labels, tokenizer.encode(texts));
+      }
+
+      @Override
+      public NDList arrays(NDManager manager, Batch batch) {
+        TokenBatch t = batch.tokens();
+        Shape shape = new Shape(t.batch(), t.length());
+        NDList list = new NDList(inputs.size());
+        for (String name : inputs) {
+          list.add(manager.create(t.input(name), shape));
+        }
+        return list;
+      }
+
+      @Override
+      public Shape[] initShapes() {
+        Shape[] shapes = new Shape[inputs.size()];
+        java.util.Arrays.fill(shapes, new Shape(1, 2));
+        return shapes;
+      }
+    };
+  }
 
   /** Examples read from the dataset file and preprocessed as the model declares. */
   static BatchSource of(

@@ -20,7 +20,44 @@ final class Budget {
   static final int CACHED_MIN_EPOCHS = 20;
   static final int CACHED_MAX_EPOCHS = 1000;
 
+  /**
+   * Fine-tuning a pre-trained text encoder converges in a few epochs (BERT: 2-4); a CPU step at
+   * length 128 costs seconds, so the budget is counted in examples seen, not steps.
+   */
+  static final int TEXT_MIN_EXAMPLES = 2000;
+
+  static final int TEXT_MIN_EPOCHS = 3;
+  static final int TEXT_MAX_EPOCHS = 10;
+
+  /** The encoder's learning rate when a text run gives none: BERT fine-tuning's 5e-5. */
+  static final double TEXT_ENCODER_RATE = 5e-5;
+
   private Budget() {}
+
+  /** Epochs for a text run that trains through the encoder (not on cached features). */
+  static int textEpochs(int examples) {
+    int wanted = (TEXT_MIN_EXAMPLES + Math.max(examples, 1) - 1) / Math.max(examples, 1);
+    return Math.max(TEXT_MIN_EPOCHS, Math.min(TEXT_MAX_EPOCHS, wanted));
+  }
+
+  /** The text rule in words. */
+  static String textReason(int examples, int batchSize) {
+    int epochs = textEpochs(examples);
+    return String.format(
+        java.util.Locale.ROOT,
+        "epochs 0 on a text encoder: %d training examples at batch %d; %d epochs ="
+            + " clamp(ceil(%d / %d), %d, %d) (fine-tuning a pre-trained encoder converges in a"
+            + " few epochs), early stopping on val_loss (patience %d) with the best epoch"
+            + " restored",
+        examples,
+        batchSize,
+        epochs,
+        TEXT_MIN_EXAMPLES,
+        examples,
+        TEXT_MIN_EPOCHS,
+        TEXT_MAX_EPOCHS,
+        patience(epochs));
+  }
 
   static int stepsPerEpoch(int examples, int batchSize) {
     return Math.max(1, (examples + batchSize - 1) / batchSize);

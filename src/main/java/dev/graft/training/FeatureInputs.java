@@ -1,5 +1,7 @@
 package dev.graft.training;
 
+import java.util.List;
+
 /**
  * Where the frozen backbone's inputs come from: examples by index, as one {@link FeatureBatch}.
  * Images come from a {@link BatchSource}; a text encoder's token tensors come from its tokenizer.
@@ -10,13 +12,17 @@ public interface FeatureInputs {
   /** The examples at {@code indices}, in that order, without augmentation. */
   FeatureBatch batch(int[] indices);
 
-  /** The preprocessed examples of a batch source as the backbone's single float input. */
-  static FeatureInputs of(BatchSource source, String inputName) {
-    return indices ->
-        FeatureBatch.of(
-            inputName,
-            source.batch(indices, false, null).inputs(),
-            indices.length,
-            source.exampleShape());
+  /**
+   * The examples of a batch source as the backbone's inputs: preprocessed images as its single
+   * float input, tokenised texts as its int64 token inputs ({@code inputNames}, in graph order).
+   */
+  static FeatureInputs of(BatchSource source, List<String> inputNames) {
+    return indices -> {
+      BatchSource.Batch b = source.batch(indices, false, null);
+      if (b.tokens() != null) {
+        return FeatureBatch.of(b.tokens(), inputNames);
+      }
+      return FeatureBatch.of(inputNames.get(0), b.inputs(), indices.length, source.exampleShape());
+    };
   }
 }

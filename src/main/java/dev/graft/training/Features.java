@@ -63,7 +63,7 @@ final class Features {
         .features();
   }
 
-  /** Features of preprocessed examples, the backbone's single input. */
+  /** Features of a batch source's examples: preprocessed images, or tokenised texts. */
   static Result compute(
       ModelProto backbone,
       BatchSource source,
@@ -75,7 +75,7 @@ final class Features {
       double tolerance) {
     return compute(
         backbone,
-        FeatureInputs.of(source, inputNames(backbone).get(0)),
+        FeatureInputs.of(source, inputNames(backbone)),
         indices,
         datasetSize,
         device,

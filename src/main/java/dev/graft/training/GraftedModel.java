@@ -17,6 +17,7 @@ import java.util.List;
  * @param headFirst for GRADUAL: the freeze spec of the head-only first epochs; else null
  * @param baseModelName base model it derives from ("" for pre-training)
  * @param labels class labels in output order
+ * @param text for a text encoder: tokenizer, max length and token inputs; else null
  */
 record GraftedModel(
     ModelProto graph,
@@ -26,7 +27,29 @@ record GraftedModel(
     FreezeSpec freeze,
     FreezeSpec headFirst,
     String baseModelName,
-    List<String> labels) {
+    List<String> labels,
+    TextInput text) {
+
+  GraftedModel(
+      ModelProto graph,
+      String featureTensor,
+      Preprocessing preprocessing,
+      long[] inputShape,
+      FreezeSpec freeze,
+      FreezeSpec headFirst,
+      String baseModelName,
+      List<String> labels) {
+    this(
+        graph,
+        featureTensor,
+        preprocessing,
+        inputShape,
+        freeze,
+        headFirst,
+        baseModelName,
+        labels,
+        null);
+  }
 
   /** The freeze spec in force during epoch {@code epoch} (0-based). */
   FreezeSpec freezeAt(int epoch, int headEpochs) {

@@ -2,8 +2,8 @@ package dev.graft.training;
 
 /**
  * The learning-rate factor at each point of a run: linear warm-up over the first epochs, then
- * constant, step or cosine decay. Computed from the epoch and the fraction of it done, so that a
- * resumed run follows exactly the same curve.
+ * constant, step, cosine or linear decay. Computed from the epoch and the fraction of it done, so
+ * that a resumed run follows exactly the same curve.
  */
 record LearningRateSchedule(
     String kind, int epochs, int warmupEpochs, int stepEpochs, double stepGamma) {
@@ -20,6 +20,15 @@ record LearningRateSchedule(
    */
   double factor(int epoch, double fraction) {
     double t = epoch + fraction;
+    if ("LINEAR".equals(kind)) {
+      // BERT's schedule: warm-up from 0 over warmupEpochs (or the first 10 % of the run), then
+      // linear decay to 0 at the run's end.
+      double warm = warmupEpochs > 0 ? warmupEpochs : 0.1 * epochs;
+      if (t < warm) {
+        return (t + 1e-3) / warm;
+      }
+      return Math.max(0, (epochs - t) / Math.max(epochs - warm, 1e-9));
+    }
     if (t < warmupEpochs) {
       return (t + 1e-3) / warmupEpochs;
     }

@@ -9,6 +9,7 @@ import dev.graft.data.Preprocessing;
 import dev.graft.model.Architecture;
 import dev.graft.model.Architectures;
 import dev.graft.model.BaseModel;
+import dev.graft.model.EncoderSurgery;
 import dev.graft.model.FreezeSpec;
 import dev.graft.model.GraphSurgery;
 import dev.graft.model.HeadSpec;
@@ -60,6 +61,9 @@ public class ModelFactory {
           labels);
     }
     BaseModel base = store.baseModel(spec.baseModel());
+    if (isText(base)) {
+      return buildText(spec, base, labels);
+    }
     ModelProto pretrained = OnnxImport.load(resolve(base.onnxPath));
     ModelProto backbone = GraphSurgery.cut(pretrained, base.featureTensor);
     if (spec.strategy() == Strategy.FROM_SCRATCH) {
@@ -108,6 +112,141 @@ public class ModelFactory {
   }
 
   /**
+   * A text encoder's classifier: the encoder cut at its hidden states (re-initialised for
+   * FROM_SCRATCH), masked mean pooling, the head; token inputs, tokenised by the base model's own
+   * tokenizer at the run's max sequence length.
+   */
+  private GraftedModel buildText(RunSpec spec, BaseModel base, List<String> labels) {
+    return textModel(
+        spec,
+        OnnxImport.load(resolve(base.onnxPath)),
+        base.featureTensor,
+        tokenizerOf(base),
+        base.name,
+        labels);
+  }
+
+  /**
+   * The text classifier a run trains: {@code pretrained} cut at {@code hiddenTensor} (every weight
+   * re-initialised for FROM_SCRATCH), masked mean pooling, the run's head; the freeze specs of its
+   * strategy, as for images.
+   */
+  static GraftedModel textModel(
+      RunSpec spec,
+      ModelProto pretrained,
+      String hiddenTensor,
+      Path tokenizer,
+      String baseName,
+      List<String> labels) {
+    ModelProto encoder = GraphSurgery.cut(pretrained, hiddenTensor);
+    if (spec.strategy() == Strategy.FROM_SCRATCH) {
+      encoder = Reinitializer.randomizeEncoder(encoder, spec.seed());
+    }
+    boolean normalize = spec.head().normalizeEmbedding();
+    ModelProto graph =
+        EncoderSurgery.appendHead(
+            encoder, hiddenTensor, normalize, head(spec, labels.size()), spec.seed());
+    List<String> inputs =
+        graph.getGraph().getInputList().stream()
+            .map(ai.onnx.proto.OnnxMl.ValueInfoProto::getName)
+            .toList();
+    TextInput text =
+        new TextInput(
+            tokenizer,
+            dev.graft.core.Artifacts.sha256(tokenizer),
+            spec.hyper().maxSequenceLength(),
+            inputs,
+            "mean",
+            normalize);
+    FreezeSpec freeze;
+    FreezeSpec headFirst = null;
+    switch (spec.strategy()) {
+      case TRANSFER_LEARNING -> freeze = FreezeSpec.backbone();
+      case FINE_TUNING -> freeze = fineTuneSpec(spec);
+      case GRADUAL -> {
+        freeze = fineTuneSpec(spec);
+        headFirst = FreezeSpec.backbone();
+      }
+      default -> freeze = FreezeSpec.none();
+    }
+    return new GraftedModel(
+        graph,
+        EncoderSurgery.POOLED,
+        null,
+        new long[] {-1},
+        freeze,
+        headFirst,
+        baseName,
+        labels,
+        text);
+  }
+
+  /** Whether a base model is a text encoder (it takes token ids, not images or features). */
+  static boolean isText(BaseModel base) {
+    return base.inputSpec != null && "TEXT".equals(base.inputSpec.get("kind"));
+  }
+
+  private Path tokenizerOf(BaseModel base) {
+    Path tokenizer =
+        resolve(base.onnxPath).resolveSibling(dev.graft.model.BaseModels.TOKENIZER_FILE);
+    if (!java.nio.file.Files.isRegularFile(tokenizer)) {
+      throw new GraftException.FailedPrecondition(
+          "text base model '"
+              + base.name
+              + "' has no "
+              + dev.graft.model.BaseModels.TOKENIZER_FILE
+              + " beside its ONNX file; restart Graft to store MiniLM's, or re-register the model"
+              + " with its tokenizer");
+    }
+    return tokenizer;
+  }
+
+  /**
+   * What a text run trains with unless the request says otherwise, as BERT fine-tuning does: AdamW
+   * with weight decay 0.01, and the learning rate warmed up then decayed linearly (a CONSTANT
+   * schedule without warm-up, the request's unset value, becomes LINEAR). Applied before the spec's
+   * defaults, so that the stored spec records it.
+   */
+  static RunSpec textDefaults(RunSpec requested) {
+    RunSpec.Hyper h = requested.hyper();
+    boolean defaultOptimizer = h.optimizer() == null || h.optimizer().isBlank();
+    boolean defaultSchedule =
+        (h.schedule() == null || h.schedule().isBlank() || "CONSTANT".equals(h.schedule()))
+            && h.warmupEpochs() == 0;
+    if (!defaultOptimizer && !defaultSchedule) {
+      return requested;
+    }
+    return requested.withHyper(
+        new RunSpec.Hyper(
+            defaultOptimizer ? "ADAMW" : h.optimizer(),
+            h.learningRate(),
+            h.backboneLrMultiplier(),
+            defaultOptimizer && h.weightDecay() == 0 ? 0.01 : h.weightDecay(),
+            h.momentum(),
+            defaultSchedule ? "LINEAR" : h.schedule(),
+            h.warmupEpochs(),
+            h.stepEpochs(),
+            h.stepGamma(),
+            h.batchSize(),
+            h.epochs(),
+            h.headEpochs(),
+            h.earlyStopping(),
+            h.augmentRandomCrop(),
+            h.augmentHorizontalFlip(),
+            h.classWeighting(),
+            h.maxSequenceLength()));
+  }
+
+  /** Whether the named base model is a text encoder; false when there is no such base model. */
+  boolean isTextModel(String baseModel) {
+    try {
+      return isText(store.baseModel(baseModel));
+    } catch (GraftException.NotFound e) {
+      return false;
+    }
+  }
+
+  /**
    * Everything StartRun can check about a run on a base model before queueing it: the dataset's
    * kind and example shape fit the model's input, and the freeze spec (train_last_blocks,
    * train_patterns) selects parameters the grafted graph has. Builds the graph as the run will.
@@ -117,6 +256,35 @@ public class ModelFactory {
       return; // the architecture is built for the dataset's shape
     }
     BaseModel base = store.baseModel(spec.baseModel());
+    boolean textData = "TEXT".equals(dataset.kind);
+    if (isText(base) != textData) {
+      throw new GraftException.FailedPrecondition(
+          textData
+              ? "dataset '"
+                  + dataset.name
+                  + "' holds texts but base model '"
+                  + base.name
+                  + "' takes "
+                  + ("IMAGE".equals(String.valueOf(base.inputSpec.get("kind")))
+                          || preprocessingOf(base.preprocessing) != null
+                      ? "images"
+                      : "feature vectors")
+                  + "; use a text base model such as all-minilm-l6-v2"
+              : "base model '"
+                  + base.name
+                  + "' is a text encoder and takes raw texts, but dataset '"
+                  + dataset.name
+                  + "' holds "
+                  + ("IMAGE".equals(dataset.kind) ? "images" : "feature vectors")
+                  + "; use a text dataset (CSV or JSONL of text and label) or an image or"
+                  + " feature base model");
+    }
+    if (textData) {
+      tokenizerOf(base);
+      GraftedModel grafted = build(spec, dataset.classNames, new long[] {-1});
+      grafted.freeze().trainable(grafted.graph());
+      return;
+    }
     Preprocessing preprocessing = preprocessingOf(base.preprocessing);
     boolean images = "IMAGE".equals(dataset.kind);
     if (images && preprocessing == null) {

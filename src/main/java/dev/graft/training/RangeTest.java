@@ -6,7 +6,6 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.Trainer;
@@ -101,7 +100,7 @@ final class RangeTest {
               .optOptimizer(optimizer)
               .optDevices(new Device[] {device});
       try (Trainer trainer = model.newTrainer(config)) {
-        trainer.initialize(new Shape(TrainingLoop.prepend(1, source.exampleShape())));
+        trainer.initialize(source.initShapes());
         optimizer.bind(block);
         int batchSize = Math.min(hyper.batchSize(), train.length);
         int[] order = TrainingLoop.shuffled(train, seed * 7_777L + 3);
@@ -122,13 +121,10 @@ final class RangeTest {
             optimizer.setFactor(rate);
             float loss;
             try (NDManager m = manager.newSubManager()) {
-              NDArray x =
-                  m.create(
-                      batch.inputs(),
-                      new Shape(TrainingLoop.prepend(idx.length, source.exampleShape())));
+              NDList x = source.arrays(m, batch);
               NDArray y = m.create(batch.labels());
               try (GradientCollector collector = trainer.newGradientCollector()) {
-                NDArray logits = trainer.forward(new NDList(x)).singletonOrThrow();
+                NDArray logits = trainer.forward(x).singletonOrThrow();
                 NDArray l = Losses.crossEntropy(logits, y, classes, weights);
                 collector.backward(l);
                 loss = l.getFloat();

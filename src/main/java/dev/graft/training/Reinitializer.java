@@ -21,6 +21,20 @@ final class Reinitializer {
   private Reinitializer() {}
 
   static ModelProto randomize(ModelProto model, long seed) {
+    return randomize(model, seed, false);
+  }
+
+  /**
+   * As {@link #randomize(ModelProto, long)}, and every other learnable initializer as BERT
+   * initialises it, so that nothing pre-trained survives in a transformer encoder: embedding tables
+   * (Gather data) from N(0, 0.02), LayerNorm scales 1 and biases 0 (fused, or decomposed into Mul
+   * and Add by older exports), and every other 1-D Add operand (a Linear layer's bias) 0.
+   */
+  static ModelProto randomizeEncoder(ModelProto model, long seed) {
+    return randomize(model, seed, true);
+  }
+
+  private static ModelProto randomize(ModelProto model, long seed, boolean everyWeight) {
     Map<String, float[]> fresh = new HashMap<>();
     Map<String, TensorProto> byName = new HashMap<>();
     for (TensorProto t : model.getGraph().getInitializerList()) {
@@ -50,6 +64,9 @@ final class Reinitializer {
         default -> {}
       }
     }
+    if (everyWeight) {
+      encoderRest(model, byName, seed, fresh);
+    }
     ModelProto.Builder out = model.toBuilder();
     var graph = out.getGraphBuilder();
     for (int i = 0; i < graph.getInitializerCount(); i++) {
@@ -60,6 +77,46 @@ final class Reinitializer {
       }
     }
     return out.build();
+  }
+
+  private static void encoderRest(
+      ModelProto model, Map<String, TensorProto> byName, long seed, Map<String, float[]> fresh) {
+    java.util.Set<String> weights =
+        new java.util.HashSet<>(dev.graft.model.GraphParameters.of(model).weights());
+    for (NodeProto node : model.getGraph().getNodeList()) {
+      for (int k = 0; k < node.getInputCount(); k++) {
+        String name = node.getInput(k);
+        TensorProto t = byName.get(name);
+        if (t == null || fresh.containsKey(name) || !weights.contains(name)) {
+          continue;
+        }
+        String op = node.getOpType();
+        if (op.equals("Gather") && k == 0) {
+          fresh.put(name, normal(t, 0.02, seed));
+        } else if (op.equals("LayerNormalization") && (k == 1 || k == 2)) {
+          fresh.put(name, constant(t, k == 1 ? 1f : 0f));
+        } else if (t.getDimsCount() == 1 && op.equals("Mul")) {
+          fresh.put(name, constant(t, 1f));
+        } else if (t.getDimsCount() == 1 && op.equals("Add")) {
+          fresh.put(name, constant(t, 0f));
+        }
+      }
+    }
+  }
+
+  private static float[] normal(TensorProto t, double std, long seed) {
+    java.util.Random random = new java.util.Random(seed * 31 + t.getName().hashCode());
+    float[] v = new float[size(t)];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) (random.nextGaussian() * std);
+    }
+    return v;
+  }
+
+  private static float[] constant(TensorProto t, float value) {
+    float[] v = new float[size(t)];
+    java.util.Arrays.fill(v, value);
+    return v;
   }
 
   private static long fanIn(NodeProto node, TensorProto w) {

@@ -47,8 +47,16 @@ public record RunSpec(
   private static final Set<String> STOP_METRICS =
       Set.of("val_loss", "val_accuracy", "val_macro_f1");
 
-  /** The new classification head. */
-  public record Head(List<Integer> hiddenSizes, String activation, float dropout) {}
+  /**
+   * The new classification head; {@code normalizeEmbedding}: a text encoder's pooled embedding is
+   * L2-normalised before it (sentence-transformers' Normalize), off by default.
+   */
+  public record Head(
+      List<Integer> hiddenSizes, String activation, float dropout, boolean normalizeEmbedding) {
+    public Head(List<Integer> hiddenSizes, String activation, float dropout) {
+      this(hiddenSizes, activation, dropout, false);
+    }
+  }
 
   /** Optimisation settings. */
   public record Hyper(
@@ -67,7 +75,46 @@ public record RunSpec(
       EarlyStop earlyStopping,
       boolean augmentRandomCrop,
       boolean augmentHorizontalFlip,
-      boolean classWeighting) {
+      boolean classWeighting,
+      int maxSequenceLength) {
+
+    /** The settings without a max sequence length (0: the default for text, unused otherwise). */
+    public Hyper(
+        String optimizer,
+        double learningRate,
+        double backboneLrMultiplier,
+        double weightDecay,
+        double momentum,
+        String schedule,
+        int warmupEpochs,
+        int stepEpochs,
+        double stepGamma,
+        int batchSize,
+        int epochs,
+        int headEpochs,
+        EarlyStop earlyStopping,
+        boolean augmentRandomCrop,
+        boolean augmentHorizontalFlip,
+        boolean classWeighting) {
+      this(
+          optimizer,
+          learningRate,
+          backboneLrMultiplier,
+          weightDecay,
+          momentum,
+          schedule,
+          warmupEpochs,
+          stepEpochs,
+          stepGamma,
+          batchSize,
+          epochs,
+          headEpochs,
+          earlyStopping,
+          augmentRandomCrop,
+          augmentHorizontalFlip,
+          classWeighting,
+          0);
+    }
 
     /** Whether any augmentation changes the training images. */
     public boolean augments() {
@@ -107,7 +154,8 @@ public record RunSpec(
           earlyStopping,
           augmentRandomCrop,
           augmentHorizontalFlip,
-          classWeighting);
+          classWeighting,
+          maxSequenceLength);
     }
   }
 
@@ -195,7 +243,10 @@ public record RunSpec(
             early,
             h.augmentRandomCrop(),
             h.augmentHorizontalFlip(),
-            h.classWeighting());
+            h.classWeighting(),
+            h.maxSequenceLength() != 0
+                ? h.maxSequenceLength()
+                : dev.graft.text.TextTokenizer.DEFAULT_MAX_LENGTH);
     Split s =
         new Split(
             set(split.validationFraction()) ? split.validationFraction() : 0.1,
@@ -205,7 +256,8 @@ public record RunSpec(
         new Head(
             head.hiddenSizes() == null ? List.of() : List.copyOf(head.hiddenSizes()),
             blank(head.activation()) ? "relu" : head.activation().toLowerCase(),
-            head.dropout());
+            head.dropout(),
+            head.normalizeEmbedding());
     return new RunSpec(
         experimentId,
         blank(name) ? strategy.name().toLowerCase().replace('_', '-') : name,
@@ -269,8 +321,15 @@ public record RunSpec(
     require(
         h.momentum() >= 0 && h.momentum() < 1, "momentum must be in [0, 1), got " + h.momentum());
     require(
-        Set.of("CONSTANT", "STEP", "COSINE").contains(h.schedule()),
-        "schedule '" + h.schedule() + "': use CONSTANT, STEP or COSINE");
+        Set.of("CONSTANT", "STEP", "COSINE", "LINEAR").contains(h.schedule()),
+        "schedule '" + h.schedule() + "': use CONSTANT, STEP, COSINE or LINEAR");
+    require(
+        h.maxSequenceLength() >= 2
+            && h.maxSequenceLength() <= dev.graft.text.TextTokenizer.MAX_MAX_LENGTH,
+        "max_sequence_length must be 2-"
+            + dev.graft.text.TextTokenizer.MAX_MAX_LENGTH
+            + " tokens (0: 128), got "
+            + h.maxSequenceLength());
     require(
         h.batchSize() >= 1 && h.batchSize() <= 4096,
         "batch_size must be 1..4096, got " + h.batchSize());

@@ -54,7 +54,14 @@ public class Runs {
    * background — then queues it.
    */
   public RunView start(RunSpec requested) {
-    RunSpec spec = requested.withDefaults().validate();
+    RunSpec spec =
+        (requested.strategy() != Strategy.PRETRAINING
+                    && requested.baseModel() != null
+                    && factory.isTextModel(requested.baseModel())
+                ? ModelFactory.textDefaults(requested)
+                : requested)
+            .withDefaults()
+            .validate();
     if (spec.strategy() == Strategy.PRETRAINING) {
       Architectures.get(spec.architecture());
       if (baseModels.exists(spec.modelName())) {

@@ -50,6 +50,7 @@ final class StoredRunSpec {
     head.put("hidden_sizes", List.copyOf(s.head().hiddenSizes()));
     head.put("activation", s.head().activation());
     head.put("dropout", (double) s.head().dropout());
+    head.put("normalize_embedding", s.head().normalizeEmbedding());
     m.put("head", head);
     RunSpec.Hyper h = s.hyper();
     Map<String, Object> hyper = new LinkedHashMap<>();
@@ -76,6 +77,7 @@ final class StoredRunSpec {
     hyper.put("augment_random_crop", h.augmentRandomCrop());
     hyper.put("augment_horizontal_flip", h.augmentHorizontalFlip());
     hyper.put("class_weighting", h.classWeighting());
+    hyper.put("max_sequence_length", h.maxSequenceLength());
     m.put("hyper_parameters", hyper);
     Map<String, Object> split = new LinkedHashMap<>();
     split.put("validation_fraction", s.split().validationFraction());
@@ -122,7 +124,8 @@ final class StoredRunSpec {
             new RunSpec.Head(
                 ints(head.path("hidden_sizes")),
                 text(head, "activation"),
-                (float) head.path("dropout").asDouble()),
+                (float) head.path("dropout").asDouble(),
+                head.path("normalize_embedding").asBoolean()),
             new RunSpec.Hyper(
                 text(h, "optimizer").toUpperCase(Locale.ROOT),
                 h.path("learning_rate").asDouble(),
@@ -144,7 +147,8 @@ final class StoredRunSpec {
                     es.path("restore_best").asBoolean()),
                 h.path("augment_random_crop").asBoolean(),
                 h.path("augment_horizontal_flip").asBoolean(),
-                h.path("class_weighting").asBoolean()),
+                h.path("class_weighting").asBoolean(),
+                h.path("max_sequence_length").asInt()),
             new RunSpec.Split(
                 split.path("validation_fraction").asDouble(),
                 split.path("test_fraction").asDouble(),

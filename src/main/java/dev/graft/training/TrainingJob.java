@@ -3,10 +3,8 @@ package dev.graft.training;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnxruntime.OrtEnvironment;
@@ -29,6 +27,7 @@ import dev.graft.model.ParameterCounts;
 import dev.graft.onnx.OnnxBlock;
 import dev.graft.onnx.OnnxExporter;
 import dev.graft.onnx.ParityGate;
+import dev.graft.text.TextTokenizer;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -120,110 +119,74 @@ public class TrainingJob {
           limit(split.train(), reader.labels(), spec.split().maxTrainExamples(), spec.seed());
       long[] exampleShape = reader.shape().stream().mapToLong(Long::longValue).toArray();
       GraftedModel grafted = models.build(spec, labels, exampleShape);
-      Device device = DeviceSelector.select(spec.device(), Engine.getInstance().getGpuCount());
-      boolean cache = spec.strategy() == Strategy.TRANSFER_LEARNING && !spec.hyper().augments();
-      ParameterCounts counts = grafted.freeze().counts(grafted.graph());
-      store.started(
-          runId,
-          device.toString(),
-          split.hash(),
-          counts.trainable(),
-          counts.total(),
-          cache,
-          labels);
-      BatchSource raw =
-          BatchSource.of(
-              reader,
-              grafted.preprocessing(),
-              spec.hyper().augmentRandomCrop(),
-              spec.hyper().augmentHorizontalFlip());
-      float[] classWeights =
-          spec.hyper().classWeighting()
-              ? classWeights(reader.labels(), train, labels.size())
-              : null;
-      Checkpoint checkpoint = new Checkpoint(runDir);
-      RunSpec.Hyper h = spec.hyper();
-      // With the automatic budget a linear head on frozen features is fitted by a solver: the
-      // whole of TRANSFER_LEARNING, and the linear-probe phase of GRADUAL (LP-FT).
-      boolean solver =
-          h.automatic()
-              && spec.head().hiddenSizes().isEmpty()
-              && !h.augments()
-              && !h.classWeighting()
-              && (spec.strategy() == Strategy.TRANSFER_LEARNING
-                  || spec.strategy() == Strategy.GRADUAL);
-      boolean probeFirst = solver && spec.strategy() == Strategy.GRADUAL;
-      long[] featureShape = null;
-      float[][] features = null;
-      TrainingPlan.FeatureCache featureCache = null;
-      if (cache || probeFirst) {
-        featureShape = GraphSurgery.featureShape(grafted.graph(), grafted.featureTensor());
-        Features.Result cached =
-            Features.compute(
-                GraphSurgery.cut(grafted.graph(), grafted.featureTensor()),
-                raw,
-                union(train, split.validation()),
-                reader.size(),
-                device,
-                token,
-                config.featureEngine(),
-                config.parityTolerance());
-        features = cached.features();
-        featureCache = cached.info();
-      }
-      ModelProto trained;
-      if (solver && !probeFirst) {
-        events.publish(
+      // try-with-resources skips a null resource: only text runs hold a tokenizer.
+      try (TextTokenizer tokenizer =
+          grafted.text() == null
+              ? null
+              : TextTokenizer.load(grafted.text().tokenizer(), grafted.text().maxLength())) {
+        Device device = DeviceSelector.select(spec.device(), Engine.getInstance().getGpuCount());
+        boolean cache = spec.strategy() == Strategy.TRANSFER_LEARNING && !spec.hyper().augments();
+        ParameterCounts counts = grafted.freeze().counts(grafted.graph());
+        store.started(
             runId,
-            seq ->
-                new RunEvent.PhaseStarted(
-                    runId, seq, RunEventHub.now(), "linear-probe", SOLVER_DETAIL));
-        HeadSolver.Result fit =
-            HeadSolver.fit(
-                grafted.graph(),
-                features,
-                featureShape,
-                reader.labels(),
-                train,
-                split.validation(),
-                labels.size(),
-                token);
-        TrainingPlan plan =
-            new TrainingPlan(
-                0,
-                0,
-                0,
-                train.length,
-                0,
-                "none: L-BFGS needs no learning rate",
-                "",
-                0,
-                0,
-                false,
-                0,
-                "L-BFGS",
-                fit.selection().head().l2(),
-                List.of(fit.search()),
-                List.of("linear-probe"),
-                SOLVER_REASON);
-        recordPlan(runId, plan.withFeatureCache(featureCache));
-        listener(
-                runId,
-                spec.withHyper(h.resolved(1, 0, "CONSTANT", 0, 0, h.earlyStopping())),
-                memory)
-            .epochEnded(1, fit.metrics(""));
-        trained = fit.graph();
-      } else {
-        ModelProto start = grafted.graph();
-        HeadSolver.Result probe = null;
-        List<String> phases = new ArrayList<>();
-        if (probeFirst) {
+            device.toString(),
+            split.hash(),
+            counts.trainable(),
+            counts.total(),
+            cache,
+            labels);
+        BatchSource raw =
+            tokenizer != null
+                ? BatchSource.text(
+                    textExamples(reader, dataset), tokenizer, grafted.text().inputs())
+                : BatchSource.of(
+                    reader,
+                    grafted.preprocessing(),
+                    spec.hyper().augmentRandomCrop(),
+                    spec.hyper().augmentHorizontalFlip());
+        String textNote = tokenizer == null ? "" : truncationNote(raw, train, tokenizer, token);
+        float[] classWeights =
+            spec.hyper().classWeighting()
+                ? classWeights(reader.labels(), train, labels.size())
+                : null;
+        Checkpoint checkpoint = new Checkpoint(runDir);
+        RunSpec.Hyper h = spec.hyper();
+        // With the automatic budget a linear head on frozen features is fitted by a solver: the
+        // whole of TRANSFER_LEARNING, and the linear-probe phase of GRADUAL (LP-FT).
+        boolean solver =
+            h.automatic()
+                && spec.head().hiddenSizes().isEmpty()
+                && !h.augments()
+                && !h.classWeighting()
+                && (spec.strategy() == Strategy.TRANSFER_LEARNING
+                    || spec.strategy() == Strategy.GRADUAL);
+        boolean probeFirst = solver && spec.strategy() == Strategy.GRADUAL;
+        long[] featureShape = null;
+        float[][] features = null;
+        TrainingPlan.FeatureCache featureCache = null;
+        if (cache || probeFirst) {
+          featureShape = GraphSurgery.featureShape(grafted.graph(), grafted.featureTensor());
+          Features.Result cached =
+              Features.compute(
+                  GraphSurgery.cut(grafted.graph(), grafted.featureTensor()),
+                  raw,
+                  union(train, split.validation()),
+                  reader.size(),
+                  device,
+                  token,
+                  config.featureEngine(),
+                  config.parityTolerance());
+          features = cached.features();
+          featureCache = cached.info();
+        }
+        ModelProto trained;
+        if (solver && !probeFirst) {
           events.publish(
               runId,
               seq ->
                   new RunEvent.PhaseStarted(
                       runId, seq, RunEventHub.now(), "linear-probe", SOLVER_DETAIL));
-          probe =
+          HeadSolver.Result fit =
               HeadSolver.fit(
                   grafted.graph(),
                   features,
@@ -233,100 +196,228 @@ public class TrainingJob {
                   split.validation(),
                   labels.size(),
                   token);
-          start = probe.graph();
-          Map<String, Double> values = probe.metrics("probe_");
-          store.epoch(runId, 0, values);
-          events.publish(
-              runId, seq -> new RunEvent.EpochEnded(runId, seq, RunEventHub.now(), 0, values));
-          phases.add("linear-probe");
-          features = null; // the fine-tuning phase trains on the images
-        }
-        // With a frozen backbone the head trains on features computed once; else on the images.
-        BatchSource source = raw;
-        ModelProto graph = start;
-        if (cache) {
-          source = BatchSource.cached(features, reader.labels(), featureShape);
-          graph = HeadGraph.extract(start, grafted.featureTensor(), featureShape);
-        }
-        TrainingPlan plan =
-            run.plan() != null
-                ? run.plan()
-                : plan(
-                    spec,
-                    train,
-                    cache,
-                    probe,
-                    phases,
-                    graph,
-                    cache ? FreezeSpec.none() : grafted.freezeAt(0, probeFirst ? 0 : 1),
-                    source,
-                    classWeights,
-                    labels.size(),
-                    device,
-                    token);
-        if (run.plan() == null) {
+          TrainingPlan plan =
+              new TrainingPlan(
+                  0,
+                  0,
+                  0,
+                  train.length,
+                  0,
+                  "none: L-BFGS needs no learning rate",
+                  "",
+                  0,
+                  0,
+                  false,
+                  0,
+                  "L-BFGS",
+                  fit.selection().head().l2(),
+                  List.of(fit.search()),
+                  List.of("linear-probe"),
+                  SOLVER_REASON + textNote);
           recordPlan(runId, plan.withFeatureCache(featureCache));
+          listener(
+                  runId,
+                  spec.withHyper(h.resolved(1, 0, "CONSTANT", 0, 0, h.earlyStopping())),
+                  memory)
+              .epochEnded(1, fit.metrics(""));
+          trained = fit.graph();
+        } else {
+          ModelProto start = grafted.graph();
+          HeadSolver.Result probe = null;
+          List<String> phases = new ArrayList<>();
+          if (probeFirst) {
+            events.publish(
+                runId,
+                seq ->
+                    new RunEvent.PhaseStarted(
+                        runId, seq, RunEventHub.now(), "linear-probe", SOLVER_DETAIL));
+            probe =
+                HeadSolver.fit(
+                    grafted.graph(),
+                    features,
+                    featureShape,
+                    reader.labels(),
+                    train,
+                    split.validation(),
+                    labels.size(),
+                    token);
+            start = probe.graph();
+            Map<String, Double> values = probe.metrics("probe_");
+            store.epoch(runId, 0, values);
+            events.publish(
+                runId, seq -> new RunEvent.EpochEnded(runId, seq, RunEventHub.now(), 0, values));
+            phases.add("linear-probe");
+            features = null; // the fine-tuning phase trains on the images
+          }
+          // With a frozen backbone the head trains on features computed once; else on the images.
+          BatchSource source = raw;
+          ModelProto graph = start;
+          if (cache) {
+            source = BatchSource.cached(features, reader.labels(), featureShape);
+            graph = HeadGraph.extract(start, grafted.featureTensor(), featureShape);
+          }
+          TrainingPlan chosen =
+              run.plan() != null
+                  ? run.plan()
+                  : plan(
+                      spec,
+                      grafted.text() != null,
+                      train,
+                      cache,
+                      probe,
+                      phases,
+                      graph,
+                      cache ? FreezeSpec.none() : grafted.freezeAt(0, probeFirst ? 0 : 1),
+                      source,
+                      classWeights,
+                      labels.size(),
+                      device,
+                      token);
+          TrainingPlan plan = run.plan() == null ? noted(chosen, textNote) : chosen;
+          if (run.plan() == null) {
+            recordPlan(runId, plan.withFeatureCache(featureCache));
+          }
+          RunSpec effective =
+              spec.withHyper(
+                  h.resolved(
+                      plan.epochs(),
+                      plan.learningRate(),
+                      plan.schedule(),
+                      plan.warmupEpochs(),
+                      plan.headEpochs(),
+                      new RunSpec.EarlyStop(
+                          plan.earlyStopping(),
+                          h.earlyStopping().metric(),
+                          Math.max(1, plan.patience()),
+                          h.earlyStopping().minDelta(),
+                          h.earlyStopping().restoreBest())));
+          String phase = plan.phases().get(plan.phases().size() - 1);
+          events.publish(
+              runId,
+              seq ->
+                  new RunEvent.PhaseStarted(
+                      runId,
+                      seq,
+                      RunEventHub.now(),
+                      phase,
+                      String.format(
+                          java.util.Locale.ROOT,
+                          "%d epochs at most, learning rate %.3g (%s), %s",
+                          plan.epochs(),
+                          plan.learningRate(),
+                          plan.learningRateSource(),
+                          plan.schedule())));
+          TrainingLoop loop =
+              new TrainingLoop(
+                  effective,
+                  device,
+                  source,
+                  train,
+                  split.validation(),
+                  classWeights,
+                  labels.size(),
+                  checkpoint,
+                  token,
+                  listener(runId, effective, memory),
+                  config.progressIntervalMs());
+          int headEpochs = effective.hyper().headEpochs();
+          trained =
+              cache
+                  ? HeadGraph.merge(start, loop.run(graph, epoch -> FreezeSpec.none()))
+                  : probeFirst
+                      ? loop.run(
+                          graph,
+                          epoch -> grafted.freeze(),
+                          probe
+                              .validation()
+                              .metrics("val")
+                              .get(effective.hyper().earlyStopping().metric()))
+                      : loop.run(graph, epoch -> grafted.freezeAt(epoch, headEpochs));
         }
-        RunSpec effective =
-            spec.withHyper(
-                h.resolved(
-                    plan.epochs(),
-                    plan.learningRate(),
-                    plan.schedule(),
-                    plan.warmupEpochs(),
-                    plan.headEpochs(),
-                    new RunSpec.EarlyStop(
-                        plan.earlyStopping(),
-                        h.earlyStopping().metric(),
-                        Math.max(1, plan.patience()),
-                        h.earlyStopping().minDelta(),
-                        h.earlyStopping().restoreBest())));
-        String phase = plan.phases().get(plan.phases().size() - 1);
-        events.publish(
-            runId,
-            seq ->
-                new RunEvent.PhaseStarted(
-                    runId,
-                    seq,
-                    RunEventHub.now(),
-                    phase,
-                    String.format(
-                        java.util.Locale.ROOT,
-                        "%d epochs at most, learning rate %.3g (%s), %s",
-                        plan.epochs(),
-                        plan.learningRate(),
-                        plan.learningRateSource(),
-                        plan.schedule())));
-        TrainingLoop loop =
-            new TrainingLoop(
-                effective,
-                device,
-                source,
-                train,
-                split.validation(),
-                classWeights,
-                labels.size(),
-                checkpoint,
-                token,
-                listener(runId, effective, memory),
-                config.progressIntervalMs());
-        int headEpochs = effective.hyper().headEpochs();
-        trained =
-            cache
-                ? HeadGraph.merge(start, loop.run(graph, epoch -> FreezeSpec.none()))
-                : probeFirst
-                    ? loop.run(
-                        graph,
-                        epoch -> grafted.freeze(),
-                        probe
-                            .validation()
-                            .metrics("val")
-                            .get(effective.hyper().earlyStopping().metric()))
-                    : loop.run(graph, epoch -> grafted.freezeAt(epoch, headEpochs));
+        token.check();
+        finish(runId, run, spec, grafted, trained, raw, split, runDir, memory);
       }
-      token.check();
-      finish(runId, run, spec, grafted, trained, raw, split, runDir, memory);
     }
+  }
+
+  /** The examples of a text dataset as a text run reads them. */
+  static dev.graft.text.TextExamples textExamples(DatasetReader reader, Dataset dataset) {
+    if (reader.kind() != dev.graft.data.DatasetKind.TEXT) {
+      throw new GraftException.FailedPrecondition(
+          "dataset '"
+              + dataset.name
+              + "' holds "
+              + (reader.kind() == dev.graft.data.DatasetKind.IMAGE ? "images" : "feature vectors")
+              + ", not texts; a text base model trains on a TEXT dataset");
+    }
+    int[] labels = reader.labels();
+    return new dev.graft.text.TextExamples() {
+      @Override
+      public int size() {
+        return reader.size();
+      }
+
+      @Override
+      public String text(int i) {
+        return reader.text(i);
+      }
+
+      @Override
+      public int label(int i) {
+        return labels[i];
+      }
+    };
+  }
+
+  /**
+   * How many training texts the max sequence length cuts, said in the plan: a model that only sees
+   * the start of most texts is worth knowing about.
+   */
+  static String truncationNote(
+      BatchSource text, int[] train, TextTokenizer tokenizer, CancelToken token) {
+    int truncated = 0;
+    long tokens = 0;
+    for (int from = 0; from < train.length; from += 256) {
+      token.check();
+      int[] idx = Arrays.copyOfRange(train, from, Math.min(train.length, from + 256));
+      dev.graft.text.TokenBatch b = text.batch(idx, false, null).tokens();
+      truncated += b.truncatedCount();
+      for (int t : b.tokens()) {
+        tokens += t;
+      }
+    }
+    return String.format(
+        java.util.Locale.ROOT,
+        "; text: max_sequence_length %d, %d of %d training texts truncated (%.1f%%), %.1f tokens"
+            + " per text on average, batches padded to their longest text",
+        tokenizer.maxLength(),
+        truncated,
+        train.length,
+        100.0 * truncated / Math.max(1, train.length),
+        (double) tokens / Math.max(1, train.length));
+  }
+
+  private static TrainingPlan noted(TrainingPlan p, String note) {
+    if (note.isEmpty()) {
+      return p;
+    }
+    return new TrainingPlan(
+        p.epochs(),
+        p.stepsPerEpoch(),
+        p.maxSteps(),
+        p.trainExamples(),
+        p.learningRate(),
+        p.learningRateSource(),
+        p.schedule(),
+        p.warmupEpochs(),
+        p.headEpochs(),
+        p.earlyStopping(),
+        p.patience(),
+        p.headFit(),
+        p.l2(),
+        p.l2Search(),
+        p.phases(),
+        p.reason() + note);
   }
 
   private static final String SOLVER_DETAIL =
@@ -351,6 +442,7 @@ public class TrainingJob {
    */
   private static TrainingPlan plan(
       RunSpec spec,
+      boolean text,
       int[] train,
       boolean cached,
       HeadSolver.Result probe,
@@ -399,7 +491,12 @@ public class TrainingJob {
           phases,
           "epochs " + h.epochs() + " as requested");
     }
-    int epochs = Budget.epochs(train.length, h.batchSize(), cached);
+    // A text encoder trained by gradient: BERT's few epochs, not the image budget's hundreds.
+    boolean textBudget = text && !cached;
+    int epochs =
+        textBudget
+            ? Budget.textEpochs(train.length)
+            : Budget.epochs(train.length, h.batchSize(), cached);
     String schedule = h.schedule();
     int warmup = h.warmupEpochs();
     if ("CONSTANT".equals(schedule) && warmup == 0) {
@@ -415,7 +512,20 @@ public class TrainingJob {
     int patience = es.enabled() && es.patience() == 0 ? Budget.patience(epochs) : es.patience();
     double rate = h.learningRate();
     String rateSource = "given";
-    if (rate == 0) {
+    if (rate == 0 && textBudget) {
+      // A range test costs a hundred encoder steps, minutes on a CPU; BERT practice is known.
+      boolean slowed = spec.strategy().slowsBackbone();
+      rate = slowed ? Budget.TEXT_ENCODER_RATE / h.backboneLrMultiplier() : 5e-4;
+      rateSource =
+          slowed
+              ? String.format(
+                  java.util.Locale.ROOT,
+                  "text default: encoder %.0e (BERT fine-tuning) = head %.3g x multiplier %.3g",
+                  Budget.TEXT_ENCODER_RATE,
+                  rate,
+                  h.backboneLrMultiplier())
+              : "text default: 5e-4 for an encoder trained from random weights";
+    } else if (rate == 0) {
       RangeTest.Result found =
           RangeTest.run(
               graph,
@@ -448,7 +558,9 @@ public class TrainingJob {
         l2,
         search,
         phases,
-        Budget.reason(train.length, h.batchSize(), cached)
+        (textBudget
+                ? Budget.textReason(train.length, h.batchSize())
+                : Budget.reason(train.length, h.batchSize(), cached))
             + (warmup > 0 && !schedule.equals(h.schedule())
                 ? "; CONSTANT without warm-up becomes " + warmup + " warm-up epochs + cosine decay"
                 : ""));
@@ -508,8 +620,7 @@ public class TrainingJob {
     Path onnx = runDir.resolve("model.onnx");
     try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
       OnnxBlock block = new OnnxBlock(trained, name -> false);
-      block.initialize(
-          manager, DataType.FLOAT32, new Shape(TrainingLoop.prepend(1, raw.exampleShape())));
+      block.initialize(manager, DataType.FLOAT32, raw.initShapes());
       ParameterStore parameters = new ParameterStore(manager, false);
       Evaluation test = new Evaluation(labels.size());
       int[] testIdx = split.test();
@@ -517,9 +628,7 @@ public class TrainingJob {
         int[] idx = Arrays.copyOfRange(testIdx, from, Math.min(testIdx.length, from + 256));
         BatchSource.Batch b = raw.batch(idx, false, null);
         try (NDManager m = manager.newSubManager()) {
-          NDArray x =
-              m.create(b.inputs(), new Shape(TrainingLoop.prepend(idx.length, raw.exampleShape())));
-          NDArray logits = block.forward(parameters, new NDList(x), false).singletonOrThrow();
+          NDArray logits = block.forward(parameters, raw.arrays(m, b), false).singletonOrThrow();
           Losses.accumulate(test, logits, b.labels(), labels.size());
         }
       }
@@ -539,10 +648,8 @@ public class TrainingJob {
       BatchSource.Batch pb = raw.batch(parityIdx, false, null);
       ParityGate.Result parity;
       try (NDManager m = manager.newSubManager()) {
-        NDArray x =
-            m.create(
-                pb.inputs(), new Shape(TrainingLoop.prepend(parityIdx.length, raw.exampleShape())));
-        parity = ParityGate.check(block, new NDList(x), onnx, config.parityTolerance());
+        // Text batches are padded to their longest text, so the gate sees padded rows too.
+        parity = ParityGate.check(block, raw.arrays(m, pb), onnx, config.parityTolerance());
       }
       String sha256 = Artifacts.sha256(onnx);
       if (!parity.passed()) {
@@ -572,7 +679,10 @@ public class TrainingJob {
                       parity.maxAbsDiff(),
                       metadata,
                       runId,
-                      null),
+                      null,
+                      grafted.text() == null
+                          ? Map.of()
+                          : Map.of(TextTokenizer.FILE_NAME, grafted.text().tokenizer())),
                   spec.strategy() == Strategy.PRETRAINING
                       ? baseModel(
                           runId, spec, grafted, onnx, inputSpec(block, grafted), testMetrics)
@@ -641,11 +751,22 @@ public class TrainingJob {
     if (grafted.preprocessing() != null) {
       m.put(Preprocessing.METADATA_KEY, grafted.preprocessing().toJson());
     }
+    if (grafted.text() != null) {
+      m.put(TextInput.METADATA_KEY, grafted.text().metadataJson());
+    }
     return m;
   }
 
   private static Map<String, Object> inputSpec(OnnxBlock block, GraftedModel grafted) {
     Map<String, Object> spec = new LinkedHashMap<>();
+    if (grafted.text() != null) {
+      spec.put("kind", "TEXT");
+      spec.put("inputs", block.inputNames());
+      spec.put("datatype", "INT64");
+      spec.put("shape", List.of(-1L, -1L));
+      spec.put("max_length", grafted.text().maxLength());
+      return spec;
+    }
     spec.put("name", block.inputNames().get(0));
     List<Long> shape = new ArrayList<>();
     shape.add(-1L);

@@ -5,7 +5,6 @@ import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.Trainer;
@@ -116,7 +115,7 @@ final class TrainingLoop {
                 .optOptimizer(optimizer)
                 .optDevices(new Device[] {device});
         try (Trainer trainer = model.newTrainer(config)) {
-          trainer.initialize(new Shape(prepend(1, source.exampleShape())));
+          trainer.initialize(source.initShapes());
           optimizer.bind(block);
           // Optimizer state carries over only within a phase (GRADUAL starts phase 2 fresh).
           if (restoreOptimizer
@@ -190,16 +189,14 @@ final class TrainingLoop {
         BatchSource.Batch batch = source.batch(idx, h.augments(), augmentRandom);
         optimizer.setFactor(schedule.factor(epoch, (double) b / batches));
         try (NDManager batchManager = epochManager.newSubManager()) {
-          NDArray x =
-              batchManager.create(
-                  batch.inputs(), new Shape(prepend(idx.length, source.exampleShape())));
+          NDList x = source.arrays(batchManager, batch);
           NDArray y = batchManager.create(batch.labels());
           float loss;
           // DJL's PyTorch gradient collector is one per process: runs training at the same time
           // (max-concurrent-cpu-runs > 1) take turns for forward + backward, in arrival order.
           GRADIENTS.lock();
           try (GradientCollector collector = trainer.newGradientCollector()) {
-            NDArray logits = trainer.forward(new NDList(x)).singletonOrThrow();
+            NDArray logits = trainer.forward(x).singletonOrThrow();
             NDArray l = Losses.crossEntropy(logits, y, classes, weights);
             collector.backward(l);
             loss = l.getFloat();
@@ -238,8 +235,7 @@ final class TrainingLoop {
           java.util.Arrays.copyOfRange(indices, from, Math.min(indices.length, from + batchSize));
       BatchSource.Batch batch = source.batch(idx, false, null);
       try (NDManager m = trainer.getManager().newSubManager()) {
-        NDArray x = m.create(batch.inputs(), new Shape(prepend(idx.length, source.exampleShape())));
-        NDArray logits = trainer.evaluate(new NDList(x)).singletonOrThrow();
+        NDArray logits = trainer.evaluate(source.arrays(m, batch)).singletonOrThrow();
         Losses.accumulate(eval, logits, batch.labels(), classes);
       }
     }

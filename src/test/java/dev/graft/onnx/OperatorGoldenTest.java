@@ -461,6 +461,41 @@ class OperatorGoldenTest {
             d(2, 3, 4)));
     c.add(
         one(
+            "ReduceSum axis 1 no keepdims",
+            g ->
+                g.input("x", FLOAT, 2, 3, 4)
+                    .initLongs("axes", d(1), 1)
+                    .output("y", FLOAT)
+                    .node("ReduceSum", "n", s("x", "axes"), s("y"), attr("keepdims", 0L)),
+            d(2, 3, 4)));
+    c.add(
+        one(
+            "ReduceSum two axes keepdims",
+            g ->
+                g.input("x", FLOAT, 2, 3, 4)
+                    .initLongs("axes", d(2), -1, 0)
+                    .output("y", FLOAT)
+                    .node("ReduceSum", "n", s("x", "axes"), s("y")),
+            d(2, 3, 4)));
+    c.add(
+        one(
+            "ReduceSum all axes",
+            g ->
+                g.input("x", FLOAT, 2, 3, 4)
+                    .output("y", FLOAT)
+                    .node("ReduceSum", "n", s("x"), s("y"), attr("keepdims", 0L)),
+            d(2, 3, 4)));
+    c.add(
+        one(
+            "ReduceSum opset 12 attribute",
+            g ->
+                g.opset(12)
+                    .input("x", FLOAT, 2, 3, 4)
+                    .output("y", FLOAT)
+                    .node("ReduceSum", "n", s("x"), s("y"), ints("axes", 1)),
+            d(2, 3, 4)));
+    c.add(
+        one(
             "LayerNormalization last axis",
             g ->
                 g.input("x", FLOAT, 2, 3, 4)

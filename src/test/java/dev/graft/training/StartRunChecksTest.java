@@ -37,6 +37,8 @@ import org.junit.jupiter.api.Test;
 class StartRunChecksTest extends GraftTest {
 
   @Inject RunStore store;
+  @Inject BaseModelBootstrap bootstrap;
+  @Inject dev.graft.model.BaseModels baseModels;
   private TrainingServiceGrpc.TrainingServiceBlockingStub training;
   private long experiment;
 
@@ -177,6 +179,55 @@ class StartRunChecksTest extends GraftTest {
             .filter(e -> e instanceof RunEvent.StatusChanged)
             .map(e -> ((RunEvent.StatusChanged) e).status())
             .toList());
+  }
+
+  @Test
+  void aTextEncoderRefusesImagesAndFeatureVectorsAndKeepsItsTokenizerBesideIt() throws Exception {
+    bootstrap.registerMinilm();
+    Path tokenizer = baseModels.tokenizerFile(BaseModelBootstrap.MINILM);
+    assertEquals(baseModels.file(BaseModelBootstrap.MINILM).getParent(), tokenizer.getParent());
+    byte[] shipped;
+    try (java.io.InputStream in =
+        BaseModelBootstrap.class.getResourceAsStream(BaseModelBootstrap.MINILM_TOKENIZER)) {
+      shipped = in.readAllBytes();
+    }
+    org.junit.jupiter.api.Assertions.assertArrayEquals(shipped, Files.readAllBytes(tokenizer));
+    bootstrap.registerMinilm(); // idempotent: a second start stores nothing twice
+    org.junit.jupiter.api.Assertions.assertArrayEquals(shipped, Files.readAllBytes(tokenizer));
+
+    assertStatus(
+        Status.Code.FAILED_PRECONDITION,
+        "base model 'all-minilm-l6-v2' is a text encoder and takes raw texts, but dataset '"
+            + TrainingFixtures.TARGET
+            + "' holds images; use a text dataset",
+        () ->
+            training.startRun(
+                small(experiment, Strategy.FINE_TUNING)
+                    .setBaseModel(BaseModelBootstrap.MINILM)
+                    .build()));
+    String features = featureDataset(384);
+    assertStatus(
+        Status.Code.FAILED_PRECONDITION,
+        "dataset '" + features + "' holds feature vectors; use a text dataset",
+        () ->
+            training.startRun(
+                small(experiment, Strategy.TRANSFER_LEARNING)
+                    .setBaseModel(BaseModelBootstrap.MINILM)
+                    .setDataset(features)
+                    .build()));
+    assertStatus(
+        Status.Code.INVALID_ARGUMENT,
+        "max_sequence_length must be 2-512 tokens (0: 128), got 513",
+        () ->
+            training.startRun(
+                small(experiment, Strategy.TRANSFER_LEARNING)
+                    .setBaseModel(BaseModelBootstrap.MINILM)
+                    .setHyperParameters(
+                        dev.graft.api.v1.HyperParameters.newBuilder()
+                            .setEpochs(1)
+                            .setMaxSequenceLength(513))
+                    .build()));
+    assertEquals(0, runsOfExperiment(), "nothing was queued");
   }
 
   @Test

@@ -33,8 +33,10 @@ class StoredRunSpecTest {
     @SuppressWarnings("unchecked")
     Map<String, Object> stored = JSON.readValue(JSON.writeValueAsString(v1), Map.class);
     assertEquals(spec, StoredRunSpec.read(1, stored));
-    // The same values as the record serialised by a default ObjectMapper (version 0).
-    assertEquals(JSON.convertValue(v0, RunSpec.class), spec);
+    // The same values as the record serialised by a default ObjectMapper (version 0), with the
+    // defaults of settings added since (max_sequence_length).
+    assertEquals(JSON.convertValue(v0, RunSpec.class).withDefaults(), spec);
+    assertEquals(128, spec.hyper().maxSequenceLength());
   }
 
   @ParameterizedTest
