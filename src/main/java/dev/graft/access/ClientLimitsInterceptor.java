@@ -10,8 +10,8 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.quarkus.grpc.GlobalInterceptor;
-import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.spi.Prioritized;
 import jakarta.inject.Inject;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -22,12 +22,12 @@ import java.util.Set;
  * Per-client limits on gRPC ({@link ClientLimits}): a call over the client's rate is refused at
  * once, and an upload stream that sends more than {@code graft.limits.max-upload-bytes} is ended as
  * cancelled for the service (which then stores nothing) and RESOURCE_EXHAUSTED for the client. Runs
- * before the access check, so a flood of calls without a key is limited too.
+ * after the start-up gate and the access check (its priority is below their 0; Quarkus calls the
+ * highest first), so calls refused there cost a client nothing.
  */
 @ApplicationScoped
 @GlobalInterceptor
-@Priority(100)
-public class ClientLimitsInterceptor implements ServerInterceptor {
+public class ClientLimitsInterceptor implements ServerInterceptor, Prioritized {
 
   /** The client-streaming uploads whose total size {@code graft.limits.max-upload-bytes} caps. */
   public static final Set<String> UPLOADS =
@@ -38,6 +38,11 @@ public class ClientLimitsInterceptor implements ServerInterceptor {
   @Inject
   public ClientLimitsInterceptor(ClientLimits limits) {
     this.limits = limits;
+  }
+
+  @Override
+  public int getPriority() {
+    return -100;
   }
 
   @Override

@@ -62,16 +62,10 @@ public class HttpAccess {
     String apiKey = request.getHeader("x-api-key");
     String peer =
         request.remoteAddress() == null ? "unknown" : request.remoteAddress().hostAddress();
-    String client = limits.client(authorization, apiKey, peer);
-    OptionalLong wait = limits.acquire(client);
-    if (wait.isPresent()) {
-      rc.response()
-          .putHeader(HttpHeaders.RETRY_AFTER, Long.toString((wait.getAsLong() + 999) / 1000));
-      refuse(rc, 429, limits.rateLimitText(client, wait.getAsLong()));
-      return;
-    }
     if (!enabled) {
-      rc.next();
+      if (withinRate(rc, limits.client(authorization, apiKey, peer))) {
+        rc.next();
+      }
       return;
     }
     String what = request.method().name() + " " + path;
@@ -99,6 +93,9 @@ public class HttpAccess {
           "role " + who.role().label() + " may not call " + what + "; it needs " + needed.label());
       return;
     }
+    if (!withinRate(rc, limits.client(authorization, apiKey, peer))) {
+      return;
+    }
     if (audited) {
       rc.addEndHandler(
           done ->
@@ -111,6 +108,18 @@ public class HttpAccess {
                   rc.response().getStatusCode()));
     }
     rc.next();
+  }
+
+  /** Takes one call from the client's bucket; answers 429 and false when it is empty. */
+  private boolean withinRate(RoutingContext rc, String client) {
+    OptionalLong wait = limits.acquire(client);
+    if (wait.isEmpty()) {
+      return true;
+    }
+    rc.response()
+        .putHeader(HttpHeaders.RETRY_AFTER, Long.toString((wait.getAsLong() + 999) / 1000));
+    refuse(rc, 429, limits.rateLimitText(client, wait.getAsLong()));
+    return false;
   }
 
   private static void refuse(RoutingContext rc, int status, String message) {

@@ -75,7 +75,7 @@ public class TlsConfigSourceFactory implements ConfigSourceFactory {
         p.put(
             "quarkus.grpc.server.ssl.trust-store",
             trustStore(required(dir, "ca.crt"), password).toString());
-        p.put("quarkus.grpc.server.ssl.trust-store-type", "PKCS12");
+        p.put("quarkus.grpc.server.ssl.trust-store-type", "pkcs12");
         p.put("quarkus.grpc.server.ssl.trust-store-password", password);
         p.put("quarkus.grpc.server.ssl.client-auth", mode);
         break;
