@@ -23,9 +23,42 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
+// --- API key (graft.auth.enabled): kept for this tab only, sent as Authorization: Bearer ----
+
+const KEY_ITEM = "graft.apiKey";
+const keyInput = document.getElementById("api-key");
+const keyForm = document.getElementById("key-form");
+
+function apiKey() {
+  return sessionStorage.getItem(KEY_ITEM) || "";
+}
+
+function showKeyState() {
+  keyInput.value = "";
+  keyInput.placeholder = apiKey() ? "key set for this tab" : "API key";
+}
+
+keyForm.addEventListener("submit", ev => {
+  ev.preventDefault();
+  const key = keyInput.value.trim();
+  if (key) sessionStorage.setItem(KEY_ITEM, key);
+  else sessionStorage.removeItem(KEY_ITEM);
+  showKeyState();
+  route();
+});
+showKeyState();
+
 async function getJson(url) {
-  const res = await fetch(url, { headers: { Accept: "application/json" } });
+  const headers = { Accept: "application/json" };
+  if (apiKey()) headers.Authorization = "Bearer " + apiKey();
+  const res = await fetch(url, { headers });
   const body = await res.json().catch(() => ({ error: res.status + " " + res.statusText }));
+  if (res.status === 401) {
+    keyInput.focus();
+    throw new Error(apiKey()
+      ? "The API key set for this tab is not known to Graft (401): enter another key above."
+      : "Graft needs an API key (401): enter a key with role reader or higher above.");
+  }
   if (!res.ok) throw new Error(body.error || res.status + " " + res.statusText);
   return body;
 }

@@ -1,5 +1,6 @@
 package dev.graft.core;
 
+import io.vertx.core.json.JsonObject;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.util.Map;
@@ -31,6 +32,13 @@ public final class HttpErrors {
         .type(MediaType.APPLICATION_JSON)
         .entity(Map.of("error", e.getMessage()))
         .build();
+  }
+
+  /**
+   * The body of every HTTP error, {@code {"error": "..."}}, for code that answers outside JAX-RS.
+   */
+  public static String json(String message) {
+    return new JsonObject().put("error", message).encode();
   }
 
   /** {@code value} as a whole number; INVALID_ARGUMENT (400) naming {@code what} otherwise. */

@@ -4,8 +4,10 @@ import dev.graft.api.v1.ExperimentServiceGrpc;
 import dev.graft.api.v1.ListExperimentsRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
@@ -18,6 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * The packaged service ({@code target/quarkus-app/quarkus-run.jar}) as a child process with its own
@@ -36,6 +39,10 @@ final class GraftProcess implements AutoCloseable {
   private final Path log;
   private Process process;
   private ManagedChannel channel;
+  private List<String> extraArgs = List.of();
+  private Function<Integer, ManagedChannel> channelFactory =
+      port -> ManagedChannelBuilder.forAddress("localhost", port).usePlaintext().build();
+  private Metadata probeHeaders = new Metadata();
 
   GraftProcess(Path dataDir, int databasePort, int httpPort, Path log) {
     this.dataDir = dataDir;
@@ -44,8 +51,31 @@ final class GraftProcess implements AutoCloseable {
     this.log = log;
   }
 
+  /** More JVM arguments ({@code -Dkey=value}), after the defaults so that they win. */
+  GraftProcess withArgs(List<String> args) {
+    this.extraArgs = List.copyOf(args);
+    return this;
+  }
+
+  /** How to reach the gRPC port (TLS, client certificates) and what the start-up probe sends. */
+  GraftProcess withChannel(Function<Integer, ManagedChannel> factory, Metadata headers) {
+    this.channelFactory = factory;
+    this.probeHeaders = headers;
+    return this;
+  }
+
+  int grpcPort() {
+    return grpcPort;
+  }
+
   /** Starts the service and waits until it answers gRPC calls. */
   ManagedChannel start(Duration timeout) throws IOException, InterruptedException {
+    launch();
+    return awaitReady(timeout);
+  }
+
+  /** Starts the service's process without waiting for it. */
+  void launch() throws IOException {
     if (!Files.isRegularFile(JAR)) {
       throw new IllegalStateException(
           JAR.toAbsolutePath() + " is missing: integration tests run after `mvn package`");
@@ -65,6 +95,7 @@ final class GraftProcess implements AutoCloseable {
     // fast the machine trains.
     command.add("-Dgraft.training.progress-interval-ms=0");
     command.add("-Dgraft.bootstrap.register-minilm=false");
+    command.addAll(extraArgs);
     command.add("-jar");
     command.add(JAR.toAbsolutePath().toString());
     ProcessBuilder builder = new ProcessBuilder(command);
@@ -74,7 +105,11 @@ final class GraftProcess implements AutoCloseable {
     builder.redirectErrorStream(true);
     builder.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     process = builder.start();
-    channel = ManagedChannelBuilder.forAddress("localhost", grpcPort).usePlaintext().build();
+  }
+
+  /** Waits until the launched service answers gRPC calls; its channel. */
+  ManagedChannel awaitReady(Duration timeout) throws InterruptedException {
+    channel = channelFactory.apply(grpcPort);
     Instant deadline = Instant.now().plus(timeout);
     while (true) {
       if (!process.isAlive()) {
@@ -83,6 +118,7 @@ final class GraftProcess implements AutoCloseable {
       }
       try {
         ExperimentServiceGrpc.newBlockingStub(channel)
+            .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(probeHeaders))
             .withDeadlineAfter(2, TimeUnit.SECONDS)
             .listExperiments(ListExperimentsRequest.newBuilder().setPageSize(1).build());
         return channel;
