@@ -29,13 +29,14 @@ final class Features {
       Device device,
       CancelToken token) {
     float[][] out = new float[datasetSize][];
+    int batch = Math.min(BATCH, source.inferenceBatchLimit());
     try (NDManager manager = NDManager.newBaseManager(device)) {
       OnnxBlock block = new OnnxBlock(backbone, name -> false);
       block.initialize(manager, DataType.FLOAT32, source.initShapes());
       ParameterStore parameters = new ParameterStore(manager, false);
-      for (int from = 0; from < indices.length; from += BATCH) {
+      for (int from = 0; from < indices.length; from += batch) {
         token.check();
-        int[] idx = Arrays.copyOfRange(indices, from, Math.min(indices.length, from + BATCH));
+        int[] idx = Arrays.copyOfRange(indices, from, Math.min(indices.length, from + batch));
         BatchSource.Batch b = source.batch(idx, false, null);
         try (NDManager m = manager.newSubManager()) {
           NDArray f = block.forward(parameters, source.arrays(m, b), false).singletonOrThrow();
