@@ -21,6 +21,9 @@ interface BatchSource {
   /** The examples at {@code indices}, augmented when {@code augment} is set. */
   Batch batch(int[] indices, boolean augment, SplittableRandom random);
 
+  /** Texts per inference pass: 32 x 512 tokens stay below a gigabyte of activations. */
+  int TEXT_INFERENCE_BATCH = 32;
+
   /**
    * Row-major inputs [n, ...exampleShape] and their labels; for texts the tokenised batch instead
    * of float inputs.
@@ -37,6 +40,15 @@ interface BatchSource {
         manager.create(
             batch.inputs(),
             new Shape(TrainingLoop.prepend(batch.labels().length, exampleShape()))));
+  }
+
+  /**
+   * The most examples one inference pass should take (no limit by default). The executor keeps
+   * every intermediate tensor of a forward pass, and a transformer's attention grows with the
+   * square of the sequence length: 256 texts of 128 tokens hold gigabytes.
+   */
+  default int inferenceBatchLimit() {
+    return Integer.MAX_VALUE;
   }
 
   /** Input shapes of a batch of one, to initialise a block with. */
@@ -76,6 +88,11 @@ interface BatchSource {
           list.add(manager.create(t.input(name), shape));
         }
         return list;
+      }
+
+      @Override
+      public int inferenceBatchLimit() {
+        return TEXT_INFERENCE_BATCH;
       }
 
       @Override

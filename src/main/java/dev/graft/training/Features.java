@@ -161,9 +161,10 @@ final class Features {
       int[] indices,
       float[][] out,
       CancelToken token) {
-    for (int from = 0; from < indices.length; from += BATCH) {
+    int batch = Math.min(BATCH, inputs.batchLimit());
+    for (int from = 0; from < indices.length; from += batch) {
       token.check();
-      int[] idx = Arrays.copyOfRange(indices, from, Math.min(indices.length, from + BATCH));
+      int[] idx = Arrays.copyOfRange(indices, from, Math.min(indices.length, from + batch));
       float[][] rows = engine.extract(inputs.batch(idx));
       for (int i = 0; i < idx.length; i++) {
         out[idx[i]] = rows[i];

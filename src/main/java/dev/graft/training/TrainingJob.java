@@ -624,8 +624,9 @@ public class TrainingJob {
       ParameterStore parameters = new ParameterStore(manager, false);
       Evaluation test = new Evaluation(labels.size());
       int[] testIdx = split.test();
-      for (int from = 0; from < testIdx.length; from += 256) {
-        int[] idx = Arrays.copyOfRange(testIdx, from, Math.min(testIdx.length, from + 256));
+      int step = Math.min(256, raw.inferenceBatchLimit());
+      for (int from = 0; from < testIdx.length; from += step) {
+        int[] idx = Arrays.copyOfRange(testIdx, from, Math.min(testIdx.length, from + step));
         BatchSource.Batch b = raw.batch(idx, false, null);
         try (NDManager m = manager.newSubManager()) {
           NDArray logits = block.forward(parameters, raw.arrays(m, b), false).singletonOrThrow();
@@ -644,7 +645,10 @@ public class TrainingJob {
       OnnxExporter.export(block, metadata, onnx);
       int[] parityIdx =
           Arrays.copyOf(
-              split.validation(), Math.min(split.validation().length, config.parityBatchSize()));
+              split.validation(),
+              Math.min(
+                  split.validation().length,
+                  Math.min(config.parityBatchSize(), raw.inferenceBatchLimit())));
       BatchSource.Batch pb = raw.batch(parityIdx, false, null);
       ParityGate.Result parity;
       try (NDManager m = manager.newSubManager()) {

@@ -228,7 +228,7 @@ final class TrainingLoop {
 
   private Evaluation evaluate(Trainer trainer, int[] indices) {
     Evaluation eval = new Evaluation(classes);
-    int batchSize = Math.max(spec.hyper().batchSize(), 64);
+    int batchSize = Math.min(Math.max(spec.hyper().batchSize(), 64), source.inferenceBatchLimit());
     for (int from = 0; from < indices.length; from += batchSize) {
       token.check();
       int[] idx =
