@@ -172,8 +172,8 @@ public class Datasets {
       case IMAGE_FOLDER:
         {
           AllowedRoot root = allowedRoot();
-          ImageFolderImporter folder =
-              new ImageFolderImporter(root.resolve(request.path(), "path"), root);
+          ClassFolderImporter folder =
+              ClassFolderImporter.images(root.resolve(request.path(), "path"), root);
           List<String> classes = given.isEmpty() ? folder.discoverClasses() : given;
           try (DatasetBuilder b =
               builder(DatasetKind.IMAGE, classes, request.imageShape(), request.resizePolicy())) {
@@ -185,8 +185,8 @@ public class Datasets {
       case TEXT_FOLDER:
         {
           AllowedRoot root = allowedRoot();
-          TextFolderImporter folder =
-              new TextFolderImporter(root.resolve(request.path(), "path"), root);
+          ClassFolderImporter folder =
+              ClassFolderImporter.texts(root.resolve(request.path(), "path"), root);
           List<String> classes = given.isEmpty() ? folder.discoverClasses() : given;
           try (DatasetBuilder b = builder(DatasetKind.TEXT, classes, null, null)) {
             folder.read(b, limits.maxExampleBytes());
