@@ -4,15 +4,24 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
-/** Files under the data directory: copied atomically and identified by their SHA-256. */
+/**
+ * Files under the data directory: written atomically and durably, identified by their SHA-256.
+ * Every published artifact (model version, base model, dataset) reaches its final name through a
+ * temporary sibling that is fsynced, renamed into place, and whose directory is fsynced: readers on
+ * any replica sharing the directory never see half a file, and a committed artifact survives a
+ * crash of the machine.
+ */
 public final class Artifacts {
 
   private Artifacts() {}
@@ -26,14 +35,68 @@ public final class Artifacts {
       Files.createDirectories(target.getParent());
       Path tmp = Files.createTempFile(target.getParent(), target.getFileName().toString(), ".part");
       MessageDigest sha = sha256Digest();
-      try (InputStream in = Files.newInputStream(source);
-          OutputStream out = new DigestOutputStream(Files.newOutputStream(tmp), sha)) {
-        in.transferTo(out);
+      try {
+        try (InputStream in = Files.newInputStream(source);
+            OutputStream out = new DigestOutputStream(Files.newOutputStream(tmp), sha)) {
+          in.transferTo(out);
+        }
+        fsync(tmp);
+        moveDurably(tmp, target);
+      } finally {
+        Files.deleteIfExists(tmp);
       }
-      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       return HexFormat.of().formatHex(sha.digest());
     } catch (IOException e) {
       throw new UncheckedIOException("could not copy " + source + " to " + target, e);
+    }
+  }
+
+  /**
+   * Writes {@code bytes} to {@code target} through a fsynced temporary sibling renamed into place
+   * (replacing an older file of that name), then fsyncs the directory.
+   */
+  public static void writeAtomically(Path target, byte[] bytes) {
+    try {
+      Path parent = target.toAbsolutePath().getParent();
+      Files.createDirectories(parent);
+      Path tmp = Files.createTempFile(parent, target.getFileName().toString(), ".part");
+      try {
+        try (FileChannel c = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+          ByteBuffer b = ByteBuffer.wrap(bytes);
+          while (b.hasRemaining()) {
+            c.write(b);
+          }
+          c.force(true);
+        }
+        moveDurably(tmp, target);
+      } finally {
+        Files.deleteIfExists(tmp);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("could not write " + target, e);
+    }
+  }
+
+  /**
+   * Renames a complete, fsynced file into place (replacing an older one) and fsyncs the directory
+   * so that the rename itself survives a crash.
+   */
+  public static void moveDurably(Path source, Path target) throws IOException {
+    Files.move(source, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    fsyncDirectory(target.toAbsolutePath().getParent());
+  }
+
+  /** Forces a file's contents to the disk. */
+  public static void fsync(Path file) throws IOException {
+    try (FileChannel c = FileChannel.open(file, StandardOpenOption.WRITE)) {
+      c.force(true);
+    }
+  }
+
+  /** Makes a directory's entries (files created or renamed in it) durable. */
+  public static void fsyncDirectory(Path directory) throws IOException {
+    try (FileChannel c = FileChannel.open(directory, StandardOpenOption.READ)) {
+      c.force(true);
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.graft.data;
 
+import dev.graft.core.Artifacts;
 import dev.graft.core.GraftException;
 import dev.graft.core.PageToken;
 import dev.graft.core.StorageConfig;
@@ -287,7 +288,10 @@ public class Datasets {
     String relative = AREA + "/" + UUID.randomUUID() + DatasetFile.EXTENSION;
     Path target = storage.dir().resolve(relative);
     try {
+      // The staged file was fsynced by its writer; the rename and the directory entry are made
+      // durable here, before the database row that points at the file commits.
       Files.move(staged.file(), target, StandardCopyOption.ATOMIC_MOVE);
+      Artifacts.fsyncDirectory(target.getParent());
     } catch (IOException e) {
       deleteQuietly(staged.file());
       throw new UncheckedIOException("cannot move the dataset into " + target, e);

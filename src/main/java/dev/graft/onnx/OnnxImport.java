@@ -8,6 +8,7 @@ import ai.onnx.proto.OnnxMl.StringStringEntryProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.graft.core.Artifacts;
 import dev.graft.core.GraftException;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -59,15 +60,13 @@ public final class OnnxImport {
     return GraphNormalizer.normalise(OpsetNormalizer.toTarget(model, defaultOpset(model)));
   }
 
-  /** Writes a model to a file, creating the parent directory. */
+  /** Writes a model to a file atomically and durably, creating the parent directory. */
   public static void write(ModelProto model, Path path) {
     try {
-      if (path.toAbsolutePath().getParent() != null) {
-        Files.createDirectories(path.toAbsolutePath().getParent());
-      }
-      Files.write(path, model.toByteArray());
-    } catch (IOException e) {
-      throw new GraftException.InvalidArgument("cannot write ONNX file " + path + ": " + e, e);
+      Artifacts.writeAtomically(path, model.toByteArray());
+    } catch (java.io.UncheckedIOException e) {
+      throw new GraftException.InvalidArgument(
+          "cannot write ONNX file " + path + ": " + e.getCause(), e);
     }
   }
 
