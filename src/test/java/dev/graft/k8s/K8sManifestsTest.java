@@ -570,8 +570,10 @@ class K8sManifestsTest {
             } else {
               assertNotNull(peer.getPodSelector(), overlay + " " + name(p));
               Map<String, String> ml = peer.getPodSelector().getMatchLabels();
+              // An empty podSelector is every pod of the namespace.
               assertTrue(
                   ml != null
+                      && !ml.isEmpty()
                       && (matches(peer.getPodSelector(), graftPod)
                           || "database".equals(ml.get("app.kubernetes.io/component"))),
                   overlay + " " + name(p) + ": the database is open to pods " + ml);
