@@ -108,7 +108,10 @@ public class Run {
   @Column(name = "updated_at", nullable = false)
   public Instant updatedAt;
 
-  /** The trainer that holds the run's lease ({@code <role>@<host>/<pid>}); null when none. */
+  /**
+   * The trainer that holds the run's lease ({@code <role>@<host>/<pid>}), or that trained it last
+   * once it ended; null while queued.
+   */
   public String owner;
 
   /** Until when the owner's lease holds; a RUNNING run past it belongs to a stopped trainer. */

@@ -202,8 +202,7 @@ public class RunStore {
     r.error = error;
     r.finishedAt = now();
     r.updatedAt = r.finishedAt;
-    r.owner = null;
-    r.leaseExpiresAt = null;
+    r.leaseExpiresAt = null; // the owner stays: who trained it last
   }
 
   /**
@@ -446,7 +445,6 @@ public class RunStore {
       r.error = message;
       r.finishedAt = now();
       r.updatedAt = r.finishedAt;
-      r.owner = null;
       r.leaseExpiresAt = null;
       out.add(
           new Expired(
@@ -490,7 +488,7 @@ public class RunStore {
         castRows(
             em.createNativeQuery(
                     "UPDATE run SET status = 'INTERRUPTED', error = :why, finished_at = :now,"
-                        + " updated_at = :now, owner = NULL, lease_expires_at = NULL"
+                        + " updated_at = :now, lease_expires_at = NULL"
                         + " WHERE id = :id AND owner = :owner AND attempts = :attempt"
                         + " AND status = 'RUNNING' RETURNING attempts, max_attempts")
                 .setParameter("why", why)
@@ -520,7 +518,7 @@ public class RunStore {
         .executeUpdate();
     return em.createNativeQuery(
                 "UPDATE run SET status = 'CANCELLED', error = :why, finished_at = :now,"
-                    + " updated_at = :now, owner = NULL, lease_expires_at = NULL"
+                    + " updated_at = :now, lease_expires_at = NULL"
                     + " WHERE id = :id AND status = 'RUNNING'"
                     + " AND (lease_expires_at IS NULL OR lease_expires_at < now())")
             .setParameter("why", why)

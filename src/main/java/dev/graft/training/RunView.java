@@ -7,8 +7,9 @@ import java.util.Map;
 
 /**
  * A run as callers see it: configuration, status, metrics and results; {@code plan} is null until
- * the run started. {@code owner} is the trainer holding the run's lease ("" when none), {@code
- * attempts} how often a trainer claimed it, {@code leaseExpiresAt} null without a lease.
+ * the run started. {@code owner} is the trainer holding the run's lease, or the last one once it
+ * ended ("" while queued), {@code attempts} how often a trainer claimed it, {@code leaseExpiresAt}
+ * null without a lease.
  */
 public record RunView(
     long id,

@@ -228,7 +228,8 @@ class RunQueueTest extends GraftTest {
     Run answer = training.cancelRun(CancelRunRequest.newBuilder().setRunId(id).build());
     assertEquals(dev.graft.api.v1.RunStatus.CANCELLED, answer.getStatus());
     assertEquals("cancelled by CancelRun", answer.getError());
-    assertEquals("", answer.getOwner());
+    assertEquals("trainer-gone", answer.getOwner(), "who trained it last");
+    assertFalse(answer.hasLeaseExpireTime());
   }
 
   @Test
@@ -306,7 +307,8 @@ class RunQueueTest extends GraftTest {
     assertTrue(seconds < 5, "took " + seconds + " s");
     RunView v = store.view(id);
     assertEquals(RunStatus.CANCELLED, v.status());
-    assertEquals("", v.owner());
+    assertEquals(scheduler.ownerName(), v.owner());
+    assertNull(v.leaseExpiresAt());
   }
 
   @Test
