@@ -51,7 +51,8 @@ public class TrainingGrpcService implements TrainingService {
   @Override
   @Blocking
   public Uni<Run> startRun(StartRunRequest request) {
-    return Uni.createFrom().item(() -> toProto(runs.start(toSpec(request))));
+    return Uni.createFrom()
+        .item(() -> toProto(runs.start(toSpec(request), request.getMaxAttempts())));
   }
 
   @Override
@@ -247,7 +248,12 @@ public class TrainingGrpcService implements TrainingService {
             .setCreateTime(ProtoTime.of(v.createdAt()))
             .setStartTime(ProtoTime.of(v.startedAt()))
             .setEndTime(ProtoTime.of(v.finishedAt()))
-            .setParentRunId(v.parentRunId());
+            .setParentRunId(v.parentRunId())
+            .setOwner(v.owner())
+            .setAttempts(v.attempts());
+    if (v.leaseExpiresAt() != null) {
+      b.setLeaseExpireTime(ProtoTime.of(v.leaseExpiresAt()));
+    }
     if (v.plan() != null) {
       b.setPlan(toProto(v.plan()));
     }

@@ -107,4 +107,26 @@ public class Run {
 
   @Column(name = "updated_at", nullable = false)
   public Instant updatedAt;
+
+  /**
+   * The trainer that holds the run's lease ({@code <role>@<host>/<pid>}), or that trained it last
+   * once it ended; null while queued.
+   */
+  public String owner;
+
+  /** Until when the owner's lease holds; a RUNNING run past it belongs to a stopped trainer. */
+  @Column(name = "lease_expires_at")
+  public Instant leaseExpiresAt;
+
+  /** How often a trainer claimed the run (1 for a run that trained once). */
+  @Column(nullable = false)
+  public int attempts;
+
+  /** The most claims the run may get through automatic resumes after a trainer stopped. */
+  @Column(name = "max_attempts", nullable = false)
+  public int maxAttempts = 1;
+
+  /** Set by CancelRun for a run that another process trains; its owner's heartbeat reads it. */
+  @Column(name = "cancel_requested", nullable = false)
+  public boolean cancelRequested;
 }

@@ -59,6 +59,14 @@ final class Checkpoint {
     return complete(dir);
   }
 
+  /**
+   * Whether a complete checkpoint is there, in any of the three places, without recovering
+   * anything: safe to call while another process may be writing the run's next checkpoint.
+   */
+  boolean present() {
+    return complete(dir) || complete(tmp) || complete(old);
+  }
+
   void save(ModelProto weights, NDList optimizerState, State state, ModelProto best) {
     try {
       writeTmp(weights, optimizerState, state, best);

@@ -14,14 +14,19 @@ import dev.graft.model.BaseModelRepository;
 import io.quarkus.panache.common.Parameters;
 import io.quarkus.panache.common.Sort;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.persistence.EntityManager;
 import jakarta.transaction.Transactional;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 
 /** The runs' rows in the experiment store: every state change of a run is written here. */
 @ApplicationScoped
@@ -54,7 +59,20 @@ public class RunStore {
       long datasetId,
       Long parentRunId,
       Map<String, String> versions) {
+    return createQueued(spec, baseModelId, datasetId, parentRunId, versions, 1);
+  }
+
+  /** A QUEUED run that may be claimed up to {@code maxAttempts} times (automatic resumes). */
+  @Transactional
+  public long createQueued(
+      RunSpec spec,
+      Long baseModelId,
+      long datasetId,
+      Long parentRunId,
+      Map<String, String> versions,
+      int maxAttempts) {
     Run r = new Run();
+    r.maxAttempts = Math.max(1, maxAttempts);
     r.experimentId = spec.experimentId();
     r.name = spec.name();
     r.strategy = spec.strategy().name();
@@ -73,7 +91,10 @@ public class RunStore {
     return r.id;
   }
 
-  /** QUEUED to RUNNING; false when the run is no longer queued (cancelled meanwhile). */
+  /**
+   * QUEUED to RUNNING without a lease; false when the run is no longer queued. For tests that write
+   * runs' rows directly; trainers claim with {@link #claimNext}.
+   */
   @Transactional
   public boolean claim(long id) {
     Instant now = now();
@@ -96,6 +117,7 @@ public class RunStore {
       long total,
       boolean featureCache,
       List<String> labels) {
+    fence(id);
     Run r = find(id);
     r.device = device;
     r.splitHash = splitHash;
@@ -108,6 +130,7 @@ public class RunStore {
   /** Records one epoch's metrics, replacing values of that epoch recorded before a resume. */
   @Transactional
   public void epoch(long id, int epoch, Map<String, Double> values) {
+    fence(id);
     metrics.delete("runId = ?1 and epoch = ?2", id, epoch);
     Instant now = now();
     for (Map.Entry<String, Double> e : values.entrySet()) {
@@ -126,6 +149,7 @@ public class RunStore {
   /** Records the plan a run chose when it started. */
   @Transactional
   public void planned(long id, TrainingPlan plan) {
+    fence(id);
     Run r = find(id);
     r.summary = RunSummary.fromStored(r.summary).planned(plan).toStored();
     r.updatedAt = now();
@@ -139,6 +163,7 @@ public class RunStore {
       List<Long> confusionMatrix,
       long testExamples,
       Long peakMemoryBytes) {
+    fence(id);
     Run r = find(id);
     r.summary =
         RunSummary.fromStored(r.summary)
@@ -152,6 +177,7 @@ public class RunStore {
   @Transactional
   public void published(
       long id, String modelVersion, String onnxSha256, double parityMaxAbsDiff, Long peakMemory) {
+    fence(id);
     Run r = find(id);
     r.summary =
         RunSummary.fromStored(r.summary)
@@ -170,11 +196,13 @@ public class RunStore {
 
   @Transactional
   public void finish(long id, RunStatus status, String error) {
+    fence(id);
     Run r = find(id);
     r.status = status;
     r.error = error;
     r.finishedAt = now();
     r.updatedAt = r.finishedAt;
+    r.leaseExpiresAt = null; // the owner stays: who trained it last
   }
 
   /**
@@ -202,9 +230,15 @@ public class RunStore {
     r.error = null;
     r.finishedAt = null;
     r.updatedAt = now();
+    r.owner = null;
+    r.leaseExpiresAt = null;
+    r.cancelRequested = false;
   }
 
-  /** At start-up: runs left RUNNING by a stopped process become INTERRUPTED. */
+  /**
+   * At start-up of the all-in-one service on its embedded database: every run left RUNNING belongs
+   * to a previous incarnation of this process and becomes INTERRUPTED.
+   */
   @Transactional
   public List<Long> interruptRunning() {
     List<Long> ids = runs.find("status", RunStatus.RUNNING).stream().map(r -> r.id).toList();
@@ -212,6 +246,305 @@ public class RunStore {
       finish(id, RunStatus.INTERRUPTED, "the service stopped while the run was training");
     }
     return ids;
+  }
+
+  // --- The queue: claims, leases, expiry. Lease times are the database's clock (now()), so that
+  // trainers on hosts with skewed clocks agree on when a lease expires.
+
+  /** A trainer's hold on a run: the owner and the claim's number (attempts after the claim). */
+  public record Lease(String owner, int attempt) {}
+
+  /** Marks a lease this process gave up: every fenced write of its run fails. */
+  private static final Lease REVOKED = new Lease("", -1);
+
+  /** The leases this process holds, by run: every job write of such a run is conditional. */
+  private final Map<Long, Lease> held = new ConcurrentHashMap<>();
+
+  /** A claimed run. */
+  public record Claim(long id, Lease lease) {}
+
+  /**
+   * Claims the oldest QUEUED run that asks for one of {@code devices} (AUTO, CPU, GPU), is not in
+   * {@code exclude} and, unless {@code only} is null, is one of {@code only}: RUNNING, owned by
+   * {@code owner}, leased for {@code lease}, one more attempt. {@code FOR UPDATE SKIP LOCKED}: two
+   * trainers never claim the same run, and neither waits for the other.
+   */
+  @Transactional
+  public Optional<Claim> claimNext(
+      String owner,
+      Duration lease,
+      Collection<String> devices,
+      Collection<Long> exclude,
+      Collection<Long> only) {
+    if (devices.isEmpty() || (only != null && only.isEmpty())) {
+      return Optional.empty();
+    }
+    EntityManager em = runs.getEntityManager();
+    var query =
+        em.createNativeQuery(
+                "SELECT id FROM run WHERE status = 'QUEUED' AND requested_device IN (:devices)"
+                    + " AND id NOT IN (:exclude)"
+                    + (only == null ? "" : " AND id IN (:only)")
+                    + " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED")
+            .setParameter("devices", devices)
+            .setParameter("exclude", withSentinel(exclude));
+    if (only != null) {
+      query.setParameter("only", only);
+    }
+    List<?> ids = query.getResultList();
+    if (ids.isEmpty()) {
+      return Optional.empty();
+    }
+    long id = ((Number) ids.get(0)).longValue();
+    em.createNativeQuery(
+            "UPDATE run SET status = 'RUNNING', owner = :owner, attempts = attempts + 1,"
+                + " lease_expires_at = now() + :ms * interval '1 millisecond',"
+                + " started_at = :now, updated_at = :now, error = NULL, finished_at = NULL,"
+                + " cancel_requested = FALSE WHERE id = :id")
+        .setParameter("owner", owner)
+        .setParameter("ms", lease.toMillis())
+        .setParameter("now", now())
+        .setParameter("id", id)
+        .executeUpdate();
+    int attempt =
+        ((Number)
+                em.createNativeQuery("SELECT attempts FROM run WHERE id = :id")
+                    .setParameter("id", id)
+                    .getSingleResult())
+            .intValue();
+    Lease l = new Lease(owner, attempt);
+    held.put(id, l);
+    return Optional.of(new Claim(id, l));
+  }
+
+  /** What a heartbeat found. */
+  public enum Renewal {
+    RENEWED,
+    /** Renewed, and CancelRun asked (on some replica) for the run to stop. */
+    CANCEL_REQUESTED,
+    /** The run is no longer this lease's: another trainer resumed it, or it ended. */
+    LOST
+  }
+
+  /** Extends a held lease by {@code lease} from now, if it is still this owner's. */
+  @Transactional
+  public Renewal renew(long id, Lease l, Duration lease) {
+    EntityManager em = runs.getEntityManager();
+    List<?> rows =
+        em.createNativeQuery(
+                "UPDATE run SET lease_expires_at = now() + :ms * interval '1 millisecond'"
+                    + " WHERE id = :id AND owner = :owner AND attempts = :attempt"
+                    + " AND status = 'RUNNING' RETURNING cancel_requested")
+            .setParameter("ms", lease.toMillis())
+            .setParameter("id", id)
+            .setParameter("owner", l.owner())
+            .setParameter("attempt", l.attempt())
+            .getResultList();
+    if (rows.isEmpty()) {
+      return Renewal.LOST;
+    }
+    return Boolean.TRUE.equals(rows.get(0)) ? Renewal.CANCEL_REQUESTED : Renewal.RENEWED;
+  }
+
+  /**
+   * Gives up a held lease: the run's writes from this process fail from now on; {@code release}
+   * with {@code forget} once its job ended.
+   */
+  public void revoke(long id) {
+    held.computeIfPresent(id, (k, v) -> REVOKED);
+  }
+
+  /** Forgets a lease once its job ended. */
+  public void forget(long id) {
+    held.remove(id);
+  }
+
+  /** The lease this process holds on a run, if any. */
+  public Optional<Lease> lease(long id) {
+    return Optional.ofNullable(held.get(id));
+  }
+
+  /**
+   * Throws {@link CancelToken.Cancelled} (LEASE_LOST) unless the run is still RUNNING under the
+   * lease this process holds; no-op for runs this process holds no lease on. Locks the run's row
+   * until the caller's transaction ends, so that the write that follows cannot race a takeover.
+   */
+  private void fence(long id) {
+    Lease l = held.get(id);
+    if (l == null) {
+      return;
+    }
+    List<?> rows =
+        runs.getEntityManager()
+            .createNativeQuery(
+                "SELECT id FROM run WHERE id = :id AND owner = :owner AND attempts = :attempt"
+                    + " AND status = 'RUNNING' FOR UPDATE")
+            .setParameter("id", id)
+            .setParameter("owner", l.owner())
+            .setParameter("attempt", l.attempt())
+            .getResultList();
+    if (rows.isEmpty()) {
+      throw new CancelToken.Cancelled(CancelToken.Reason.LEASE_LOST);
+    }
+  }
+
+  /** Fails with LEASE_LOST unless this process still holds the run's lease (see fence). */
+  @Transactional
+  public void checkLease(long id) {
+    fence(id);
+  }
+
+  /** A run whose owner stopped renewing its lease, as the sweep ended it. */
+  public record Expired(
+      long id,
+      String owner,
+      Instant leaseExpiredAt,
+      int attempts,
+      int maxAttempts,
+      RunStatus endedAs,
+      String message) {}
+
+  /**
+   * Ends every RUNNING run whose lease expired (not in {@code exclude}; in {@code only} unless
+   * null): INTERRUPTED, naming the owner that stopped renewing, or CANCELLED when CancelRun had
+   * asked for it. Rows another sweeper holds are skipped.
+   */
+  @Transactional
+  @SuppressWarnings("unchecked")
+  public List<Expired> expireLeases(Collection<Long> exclude, Collection<Long> only) {
+    EntityManager em = runs.getEntityManager();
+    var query =
+        em.createNativeQuery(
+                "SELECT id, owner, lease_expires_at, attempts, max_attempts, cancel_requested"
+                    + " FROM run WHERE status = 'RUNNING'"
+                    + " AND (lease_expires_at IS NULL OR lease_expires_at < now())"
+                    + " AND id NOT IN (:exclude)"
+                    + (only == null ? "" : " AND id IN (:only)")
+                    + " ORDER BY id FOR UPDATE SKIP LOCKED")
+            .setParameter("exclude", withSentinel(exclude));
+    if (only != null) {
+      query.setParameter("only", withSentinel(only));
+    }
+    List<Object[]> rows = query.getResultList();
+    List<Expired> out = new ArrayList<>();
+    for (Object[] row : rows) {
+      long id = ((Number) row[0]).longValue();
+      String owner = row[1] == null ? "(unknown)" : (String) row[1];
+      Instant at = row[2] == null ? null : instant(row[2]);
+      boolean cancel = Boolean.TRUE.equals(row[5]);
+      RunStatus endedAs = cancel ? RunStatus.CANCELLED : RunStatus.INTERRUPTED;
+      String message =
+          cancel
+              ? "cancelled by CancelRun (trainer " + owner + " had stopped renewing its lease)"
+              : "trainer "
+                  + owner
+                  + " stopped renewing its lease"
+                  + (at == null ? "" : " at " + at);
+      Run r = find(id);
+      r.status = endedAs;
+      r.error = message;
+      r.finishedAt = now();
+      r.updatedAt = r.finishedAt;
+      r.leaseExpiresAt = null;
+      out.add(
+          new Expired(
+              id,
+              owner,
+              at,
+              ((Number) row[3]).intValue(),
+              ((Number) row[4]).intValue(),
+              endedAs,
+              message));
+    }
+    return out;
+  }
+
+  /**
+   * INTERRUPTED to QUEUED with the lease released, only if still INTERRUPTED (a ResumeRun or
+   * CancelRun meanwhile wins); true if queued.
+   */
+  @Transactional
+  public boolean requeueInterrupted(long id) {
+    return runs.getEntityManager()
+            .createNativeQuery(
+                "UPDATE run SET status = 'QUEUED', error = NULL, finished_at = NULL,"
+                    + " updated_at = :now, owner = NULL, lease_expires_at = NULL,"
+                    + " cancel_requested = FALSE WHERE id = :id AND status = 'INTERRUPTED'")
+            .setParameter("now", now())
+            .setParameter("id", id)
+            .executeUpdate()
+        == 1;
+  }
+
+  /**
+   * The end of a run this process trains when the service stops: INTERRUPTED with the lease
+   * released, if the lease is still this process's (no-op otherwise). Returns attempts and
+   * max_attempts, or empty when the lease was lost.
+   */
+  @Transactional
+  public Optional<int[]> interruptOwned(long id, Lease l, String why) {
+    EntityManager em = runs.getEntityManager();
+    List<Object[]> rows =
+        castRows(
+            em.createNativeQuery(
+                    "UPDATE run SET status = 'INTERRUPTED', error = :why, finished_at = :now,"
+                        + " updated_at = :now, lease_expires_at = NULL"
+                        + " WHERE id = :id AND owner = :owner AND attempts = :attempt"
+                        + " AND status = 'RUNNING' RETURNING attempts, max_attempts")
+                .setParameter("why", why)
+                .setParameter("now", now())
+                .setParameter("id", id)
+                .setParameter("owner", l.owner())
+                .setParameter("attempt", l.attempt())
+                .getResultList());
+    if (rows.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        new int[] {((Number) rows.get(0)[0]).intValue(), ((Number) rows.get(0)[1]).intValue()});
+  }
+
+  /**
+   * CancelRun for a RUNNING run this process does not train: sets {@code cancel_requested} for its
+   * owner's next heartbeat, and ends it CANCELLED at once when its lease has expired (no owner
+   * will). True if it ended it.
+   */
+  @Transactional
+  public boolean requestCancel(long id, String why) {
+    EntityManager em = runs.getEntityManager();
+    em.createNativeQuery(
+            "UPDATE run SET cancel_requested = TRUE WHERE id = :id AND status = 'RUNNING'")
+        .setParameter("id", id)
+        .executeUpdate();
+    return em.createNativeQuery(
+                "UPDATE run SET status = 'CANCELLED', error = :why, finished_at = :now,"
+                    + " updated_at = :now, lease_expires_at = NULL"
+                    + " WHERE id = :id AND status = 'RUNNING'"
+                    + " AND (lease_expires_at IS NULL OR lease_expires_at < now())")
+            .setParameter("why", why)
+            .setParameter("now", now())
+            .setParameter("id", id)
+            .executeUpdate()
+        == 1;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static List<Object[]> castRows(List<?> rows) {
+    return (List<Object[]>) rows;
+  }
+
+  private static List<Long> withSentinel(Collection<Long> ids) {
+    List<Long> out = new ArrayList<>(ids);
+    out.add(-1L); // NOT IN () is not SQL
+    return out;
+  }
+
+  private static Instant instant(Object at) {
+    return at instanceof Instant i
+        ? i
+        : at instanceof java.time.OffsetDateTime o
+            ? o.toInstant()
+            : ((java.sql.Timestamp) at).toInstant();
   }
 
   @Transactional
@@ -434,7 +767,11 @@ public class RunStore {
         r.startedAt,
         r.finishedAt,
         r.parentRunId == null ? 0 : r.parentRunId,
-        s.plan());
+        s.plan(),
+        r.owner == null ? "" : r.owner,
+        r.attempts,
+        r.maxAttempts,
+        r.leaseExpiresAt);
   }
 
   /** Fills the searchable parameters of runs stored before they existed; returns how many. */

@@ -7,7 +7,9 @@ import java.util.Map;
 
 /**
  * A run as callers see it: configuration, status, metrics and results; {@code plan} is null until
- * the run started.
+ * the run started. {@code owner} is the trainer holding the run's lease, or the last one once it
+ * ended ("" while queued), {@code attempts} how often a trainer claimed it, {@code leaseExpiresAt}
+ * null without a lease.
  */
 public record RunView(
     long id,
@@ -38,7 +40,11 @@ public record RunView(
     Instant startedAt,
     Instant finishedAt,
     long parentRunId,
-    TrainingPlan plan) {
+    TrainingPlan plan,
+    String owner,
+    int attempts,
+    int maxAttempts,
+    Instant leaseExpiresAt) {
 
   /** One metric value at one epoch. */
   public record EpochValue(String key, int epoch, double value) {}

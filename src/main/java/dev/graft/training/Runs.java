@@ -2,6 +2,8 @@ package dev.graft.training;
 
 import ai.djl.engine.Engine;
 import dev.graft.core.GraftException;
+import dev.graft.core.RoleConfig;
+import dev.graft.core.ServiceRole;
 import dev.graft.core.StorageConfig;
 import dev.graft.data.Dataset;
 import dev.graft.experiments.Experiments;
@@ -29,6 +31,8 @@ public class Runs {
   private final StorageConfig storage;
   private final BaseModels baseModels;
   private final ModelFactory factory;
+  private final TrainingConfig config;
+  private final ServiceRole role;
 
   Runs(
       RunStore store,
@@ -38,7 +42,11 @@ public class Runs {
       Experiments experiments,
       StorageConfig storage,
       BaseModels baseModels,
-      ModelFactory factory) {
+      ModelFactory factory,
+      TrainingConfig config,
+      RoleConfig roles) {
+    this.config = config;
+    this.role = roles.role();
     this.baseModels = baseModels;
     this.factory = factory;
     this.store = store;
@@ -54,6 +62,23 @@ public class Runs {
    * background — then queues it.
    */
   public RunView start(RunSpec requested) {
+    return start(requested, 0);
+  }
+
+  /**
+   * {@link #start(RunSpec)} with the most claims the run may get through automatic resumes ({@code
+   * 0}: {@code graft.training.auto-resume-attempts}).
+   */
+  public RunView start(RunSpec requested, int maxAttempts) {
+    if (maxAttempts < 0) {
+      throw new GraftException.InvalidArgument(
+          "max_attempts "
+              + maxAttempts
+              + " is negative; give the most attempts (1 = no automatic resume), or 0 for the"
+              + " server default ("
+              + config.autoResumeAttempts()
+              + ")");
+    }
     RunSpec spec =
         (requested.strategy() != Strategy.PRETRAINING
                     && requested.baseModel() != null
@@ -87,8 +112,18 @@ public class Runs {
       parentRunId = base.pretrainRunId;
       factory.preflight(spec, dataset);
     }
-    DeviceSelector.select(spec.device(), Engine.getInstance().getGpuCount());
-    long id = store.createQueued(spec, baseModelId, dataset.id, parentRunId, job.versions());
+    // A process that trains checks the device against its own GPUs; an api process cannot know
+    // which trainers there are and checks only the value.
+    DeviceSelector.select(
+        spec.device(), role.trains() ? Engine.getInstance().getGpuCount() : Integer.MAX_VALUE);
+    long id =
+        store.createQueued(
+            spec,
+            baseModelId,
+            dataset.id,
+            parentRunId,
+            job.versions(),
+            maxAttempts == 0 ? config.autoResumeAttempts() : maxAttempts);
     events.status(id, RunStatus.QUEUED, "");
     RunView queued = store.view(id);
     scheduler.submit(id);
@@ -116,15 +151,12 @@ public class Runs {
     }
     boolean here = scheduler.cancel(runId);
     String why = "cancelled by CancelRun";
-    if (status == RunStatus.QUEUED) {
-      // Only if still queued: a worker that claimed it meanwhile sees the token and ends it
-      // CANCELLED after its current batch.
-      if (store.cancelQueued(runId, why)) {
-        events.status(runId, RunStatus.CANCELLED, why);
-      }
-    } else if (!here) {
-      // RUNNING, but no worker of this process trains it: nothing else would ever end it.
-      store.finish(runId, RunStatus.CANCELLED, why);
+    if (status == RunStatus.QUEUED && store.cancelQueued(runId, why)) {
+      events.status(runId, RunStatus.CANCELLED, why);
+    } else if (!here && store.requestCancel(runId, why)) {
+      // RUNNING with an expired lease: no trainer would ever end it. A live owner (another
+      // process, or one that claimed it since it was QUEUED) reads the request at its next
+      // heartbeat and ends it CANCELLED after its current batch.
       events.status(runId, RunStatus.CANCELLED, why);
     }
     return store.view(runId);

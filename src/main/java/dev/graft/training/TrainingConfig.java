@@ -41,4 +41,36 @@ public interface TrainingConfig {
    */
   @WithDefault("ort")
   FeatureEngine featureEngine();
+
+  /**
+   * How long a trainer's claim on a run holds without a heartbeat; a run whose lease expired is
+   * INTERRUPTED by any trainer and resumed per {@link #autoResumeAttempts()}.
+   */
+  @WithDefault("30s")
+  java.time.Duration leaseDuration();
+
+  /** How often the owner renews the leases of the runs it trains and reads cancel requests. */
+  @WithDefault("5s")
+  java.time.Duration heartbeatInterval();
+
+  /**
+   * How often a trainer looks for queued runs and expired leases (it wakes at once for runs queued
+   * in its own process).
+   */
+  @WithDefault("2s")
+  java.time.Duration pollInterval();
+
+  /**
+   * The most claims a run gets, the first included, when it is resumed automatically after its
+   * trainer stopped (a lost lease, SIGTERM); {@code StartRunRequest.max_attempts} overrides it per
+   * run. 1 turns automatic resume off.
+   */
+  @WithDefault("3")
+  int autoResumeAttempts();
+
+  /**
+   * How long SIGTERM waits for running jobs to stop at their next batch before it releases them.
+   */
+  @WithDefault("20s")
+  java.time.Duration shutdownTimeout();
 }

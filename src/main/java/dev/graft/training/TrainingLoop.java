@@ -154,6 +154,7 @@ final class TrainingLoop {
             // not checkpointed, and a resume redoes it and records it again. The other order
             // could leave a checkpointed epoch that is never recorded.
             listener.epochEnded(epoch + 1, values);
+            token.check(); // no checkpoint swap by a trainer that lost the run's lease
             try (NDManager scratch = NDManager.newBaseManager(Device.cpu())) {
               checkpoint.save(weights, optimizer.saveState(scratch), state, improved ? best : null);
             }

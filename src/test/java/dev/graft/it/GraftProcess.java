@@ -40,6 +40,7 @@ final class GraftProcess implements AutoCloseable {
   private Process process;
   private ManagedChannel channel;
   private List<String> extraArgs = List.of();
+  private List<String> baseArgs = List.of();
   private Function<Integer, ManagedChannel> channelFactory =
       port -> ManagedChannelBuilder.forAddress("localhost", port).usePlaintext().build();
   private Metadata probeHeaders = new Metadata();
@@ -49,6 +50,20 @@ final class GraftProcess implements AutoCloseable {
     this.databasePort = databasePort;
     this.httpPort = httpPort;
     this.log = log;
+  }
+
+  /**
+   * A process of a scale-out deployment: role {@code role}, the external PostgreSQL at {@code
+   * jdbcUrl} (no embedded database), the shared artifact directory {@code dataDir}, its own ports.
+   */
+  static GraftProcess external(Path dataDir, String role, String jdbcUrl, Path log) {
+    GraftProcess p = new GraftProcess(dataDir, -1, freePort(), log);
+    p.baseArgs =
+        List.of(
+            "-Dgraft.role=" + role,
+            "-Dgraft.database.embedded-enabled=false",
+            "-Dquarkus.datasource.jdbc.url=" + jdbcUrl);
+    return p;
   }
 
   /** More JVM arguments ({@code -Dkey=value}), after the defaults so that they win. */
@@ -85,7 +100,10 @@ final class GraftProcess implements AutoCloseable {
     command.add(java);
     command.add("-Xmx2g");
     command.add("-Dgraft.storage.dir=" + dataDir.toAbsolutePath());
-    command.add("-Dgraft.database.embedded-port=" + databasePort);
+    if (databasePort > 0) {
+      command.add("-Dgraft.database.embedded-port=" + databasePort);
+    }
+    command.addAll(baseArgs);
     command.add("-Dquarkus.http.port=" + httpPort);
     command.add("-Dquarkus.grpc.server.port=" + grpcPort);
     command.add("-Dai.djl.offline=true");
@@ -136,6 +154,56 @@ final class GraftProcess implements AutoCloseable {
         Thread.sleep(250);
       }
     }
+  }
+
+  /**
+   * Waits until the launched service reports SERVING on the standard health service (every role
+   * answers it, whichever other services it runs).
+   */
+  void awaitHealthy(Duration timeout) throws InterruptedException {
+    channel = channelFactory.apply(grpcPort);
+    Instant deadline = Instant.now().plus(timeout);
+    while (true) {
+      if (!process.isAlive()) {
+        throw new IllegalStateException(
+            "the service exited with " + process.exitValue() + " while starting:\n" + logTail());
+      }
+      try {
+        var status =
+            grpc.health.v1.HealthGrpc.newBlockingStub(channel)
+                .withDeadlineAfter(2, TimeUnit.SECONDS)
+                .check(
+                    grpc.health.v1.HealthOuterClass.HealthCheckRequest.newBuilder()
+                        .setService("")
+                        .build())
+                .getStatus();
+        if (status == grpc.health.v1.HealthOuterClass.HealthCheckResponse.ServingStatus.SERVING) {
+          return;
+        }
+      } catch (StatusRuntimeException notYet) {
+        // the port is not open yet, or start-up is under way
+      }
+      if (Instant.now().isAfter(deadline)) {
+        throw new IllegalStateException(
+            "the service was not healthy within " + timeout + ":\n" + logTail());
+      }
+      Thread.sleep(250);
+    }
+  }
+
+  /** The gRPC channel of a started process. */
+  ManagedChannel channel() {
+    return channel;
+  }
+
+  /** SIGTERM, without waiting: the service shuts down gracefully. */
+  void terminate() {
+    process.destroy();
+  }
+
+  /** Waits for the process to exit; false if it still runs after {@code timeout}. */
+  boolean awaitExit(Duration timeout) throws InterruptedException {
+    return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   /** {@code kill -9}: no shutdown hook runs, nothing is flushed or marked. */
