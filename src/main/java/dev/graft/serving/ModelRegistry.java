@@ -8,8 +8,6 @@ import dev.graft.model.ModelVersions;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.enterprise.event.Observes;
-import jakarta.enterprise.event.TransactionPhase;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,12 +29,12 @@ import org.jboss.logging.Logger;
  * request that finds it unloaded resolves again, so moving an alias or unloading never fails a
  * request.
  *
- * <p>Created at start-up ({@code @Startup}): its ONNX Runtime environment unpacks and loads the
- * native library, which would otherwise happen inside the first inference call, on a gRPC event
- * loop, and a runtime that cannot load shows at start instead of on a user's request.
+ * <p>Created at start-up in the roles that serve ({@link ServingStartup}): its ONNX Runtime
+ * environment unpacks and loads the native library, which would otherwise happen inside the first
+ * inference call, on a gRPC event loop, and a runtime that cannot load shows at start instead of on
+ * a user's request. Other roles never create it.
  */
 @ApplicationScoped
-@io.quarkus.runtime.Startup
 public class ModelRegistry {
 
   private static final Logger LOG = Logger.getLogger(ModelRegistry.class);
@@ -333,12 +331,10 @@ public class ModelRegistry {
     }
   }
 
-  /** A moved alias takes effect at once here, and its version is loaded before requests come. */
-  void onAliasMoved(@Observes(during = TransactionPhase.AFTER_SUCCESS) ModelAliasMoved moved) {
-    aliasMoved(moved);
-  }
-
-  /** See {@link #onAliasMoved}; callable without CDI. */
+  /**
+   * A moved alias takes effect at once here, and its version is loaded before requests come
+   * (delivered by {@link ServingStartup} after the move's commit).
+   */
   public void aliasMoved(ModelAliasMoved moved) {
     ModelRef ref = ModelRef.alias(moved.modelName(), moved.alias());
     resolved.put(key(ref), new Resolved(moved.version(), System.nanoTime() + aliasTtlNanos));
