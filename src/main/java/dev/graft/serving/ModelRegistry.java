@@ -347,6 +347,69 @@ public class ModelRegistry {
     }
   }
 
+  /**
+   * Another process moved or removed an alias: if this registry serves it, it asks the registry
+   * again and loads the new target before requests come (a removed alias is forgotten). Blocks on
+   * the database and the model file: call it off the gRPC event loops.
+   */
+  public void aliasChanged(String modelName, String alias) {
+    ModelRef ref = ModelRef.alias(modelName, alias);
+    String key = key(ref);
+    Resolved r = resolved.get(key);
+    if (r == null) {
+      return; // not served here: the first request resolves it
+    }
+    ModelVersionInfo before = r.info();
+    ModelVersionInfo now;
+    try {
+      now = refresh(ref, key, r);
+    } catch (GraftException.NotFound e) {
+      LOG.infof("%s was removed", ref.describe());
+      return;
+    }
+    if (now.id() != before.id()) {
+      LOG.infof("%s moved to %s (in another process)", ref.describe(), now.describe());
+      try {
+        load(now);
+      } catch (RuntimeException e) {
+        LOG.warnf("%s cannot be loaded: %s", now.describe(), e.getMessage());
+      }
+    }
+  }
+
+  /** A version was removed (in any process): references to it resolve again. */
+  public void versionRemoved(String modelName, int version) {
+    resolved.remove(key(ModelRef.version(modelName, version)));
+    resolved
+        .entrySet()
+        .removeIf(
+            e ->
+                e.getValue().info().modelName().equals(modelName)
+                    && e.getValue().info().version() == version);
+  }
+
+  /**
+   * Compares every alias served here with the registry and fixes what differs; the number of
+   * aliases that had drifted.
+   */
+  public int reconcile() {
+    int drifted = 0;
+    for (String key : List.copyOf(resolved.keySet())) {
+      int at = key.lastIndexOf('@');
+      Resolved r = resolved.get(key);
+      if (at < 0 || r == null) {
+        continue;
+      }
+      long before = r.info().id();
+      aliasChanged(key.substring(0, at), key.substring(at + 1));
+      Resolved after = resolved.get(key);
+      if (after == null || after.info().id() != before) {
+        drifted++;
+      }
+    }
+    return drifted;
+  }
+
   @PreDestroy
   void shutdown() {
     List<ServedModel> all;
