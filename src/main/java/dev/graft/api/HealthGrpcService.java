@@ -1,6 +1,8 @@
 package dev.graft.api;
 
 import dev.graft.core.Readiness;
+import dev.graft.core.RoleConfig;
+import dev.graft.core.ServiceRole;
 import grpc.health.v1.HealthGrpc;
 import grpc.health.v1.HealthOuterClass.HealthCheckRequest;
 import grpc.health.v1.HealthOuterClass.HealthCheckResponse;
@@ -18,8 +20,9 @@ import java.util.Set;
 
 /**
  * The standard {@code grpc.health.v1.Health} service, reporting SERVING only while Graft is ready
- * (its database reachable). The empty service name stands for the whole server. Quarkus' built-in
- * health service is switched off because it does not follow readiness.
+ * (its database reachable, and what its role needs: see {@code RoleReadiness}). The empty service
+ * name stands for the whole server; only the services of this process's role are known. Quarkus'
+ * built-in health service is switched off because it does not follow readiness.
  */
 @GrpcService
 public class HealthGrpcService extends HealthGrpc.HealthImplBase {
@@ -41,19 +44,32 @@ public class HealthGrpcService extends HealthGrpc.HealthImplBase {
   private static final int SERVICE_UNKNOWN = 3;
 
   private final Readiness readiness;
+  private final ServiceRole role;
 
-  HealthGrpcService(Readiness readiness) {
+  HealthGrpcService(Readiness readiness, RoleConfig roles) {
     this.readiness = readiness;
+    this.role = roles.role();
+  }
+
+  /** The services this process answers: those of its role ({@code graft.role}). */
+  private boolean known(String service) {
+    return SERVICES.contains(service) && RoleGateInterceptor.serves(role, service);
   }
 
   @Override
   @Blocking
   public void check(HealthCheckRequest request, StreamObserver<HealthCheckResponse> response) {
     String service = request.getService();
-    if (!SERVICES.contains(service)) {
+    if (!known(service)) {
       response.onError(
           Status.NOT_FOUND
-              .withDescription("unknown service '" + service + "'; known: " + SERVICES)
+              .withDescription(
+                  "unknown service '"
+                      + service
+                      + "' in a process with graft.role="
+                      + role.name().toLowerCase(java.util.Locale.ROOT)
+                      + "; known: "
+                      + SERVICES.stream().filter(this::known).sorted().toList())
               .asException());
       return;
     }
@@ -63,7 +79,7 @@ public class HealthGrpcService extends HealthGrpc.HealthImplBase {
 
   @Override
   public void watch(HealthCheckRequest request, StreamObserver<HealthCheckResponse> response) {
-    if (!SERVICES.contains(request.getService())) {
+    if (!known(request.getService())) {
       response.onNext(HealthCheckResponse.newBuilder().setStatusValue(SERVICE_UNKNOWN).build());
       return; // per the protocol the stream stays open; the client ends it
     }

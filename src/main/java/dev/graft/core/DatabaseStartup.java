@@ -11,7 +11,8 @@ import org.jboss.logging.Logger;
 
 /**
  * Brings the experiment store up before anything else starts: the embedded PostgreSQL when the
- * datasource points at it, then the Flyway migrations, which are the only DDL.
+ * datasource points at it, then the Flyway migrations, which are the only DDL. Roles other than
+ * {@code all} refuse to start on the embedded database: their processes share one PostgreSQL.
  */
 @Singleton
 public class DatabaseStartup {
@@ -22,12 +23,15 @@ public class DatabaseStartup {
   private final DatabaseConfig config;
   private final Flyway flyway;
   private final String jdbcUrl;
+  private final RoleConfig roles;
 
   DatabaseStartup(
+      RoleConfig roles,
       EmbeddedDatabase embedded,
       DatabaseConfig config,
       Flyway flyway,
       @ConfigProperty(name = "quarkus.datasource.jdbc.url") String jdbcUrl) {
+    this.roles = roles;
     this.embedded = embedded;
     this.config = config;
     this.flyway = flyway;
@@ -35,6 +39,15 @@ public class DatabaseStartup {
   }
 
   void onStart(@Observes @Priority(1) StartupEvent event) {
+    if (usesEmbedded() && roles.role() != ServiceRole.ALL) {
+      throw new IllegalStateException(
+          "graft.role="
+              + roles.role().name().toLowerCase(java.util.Locale.ROOT)
+              + " needs the PostgreSQL that every Graft process shares, but the datasource is the"
+              + " embedded database of this process only: set QUARKUS_DATASOURCE_JDBC_URL,"
+              + " QUARKUS_DATASOURCE_USERNAME, QUARKUS_DATASOURCE_PASSWORD and"
+              + " GRAFT_DATABASE_EMBEDDED_ENABLED=false (or run graft.role=all alone)");
+    }
     if (usesEmbedded()) {
       embedded.start();
     } else {

@@ -60,7 +60,14 @@ public class Datasets {
     this.config = config;
   }
 
-  void onStart(@Observes StartupEvent event) {
+  /**
+   * Removes unfinished dataset files. Only the control plane (api, all) writes datasets, so only it
+   * cleans: the artifact directory is shared by every role.
+   */
+  void onStart(@Observes StartupEvent event, dev.graft.core.RoleConfig roles) {
+    if (!roles.role().controls()) {
+      return;
+    }
     Path staging = stagingDir();
     try (Stream<Path> stale = Files.list(staging)) {
       for (Path p : stale.toList()) {

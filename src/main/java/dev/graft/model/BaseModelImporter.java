@@ -139,8 +139,14 @@ public class BaseModelImporter {
     }
   }
 
-  /** Removes the staging files of imports that a crash or a kill interrupted. */
-  void onStart(@Observes StartupEvent event) {
+  /**
+   * Removes the staging files of imports that a crash or a kill interrupted. Only the control plane
+   * (api, all) imports, so only it cleans: the artifact directory is shared by every role.
+   */
+  void onStart(@Observes StartupEvent event, dev.graft.core.RoleConfig roles) {
+    if (!roles.role().controls()) {
+      return;
+    }
     try (Stream<Path> stale = Files.list(stagingDir())) {
       for (Path p : stale.toList()) {
         LOG.infof("Removing the unfinished base model import %s", p.getFileName());

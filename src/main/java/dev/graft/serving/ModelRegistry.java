@@ -8,8 +8,6 @@ import dev.graft.model.ModelVersions;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.enterprise.event.Observes;
-import jakarta.enterprise.event.TransactionPhase;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,12 +29,12 @@ import org.jboss.logging.Logger;
  * request that finds it unloaded resolves again, so moving an alias or unloading never fails a
  * request.
  *
- * <p>Created at start-up ({@code @Startup}): its ONNX Runtime environment unpacks and loads the
- * native library, which would otherwise happen inside the first inference call, on a gRPC event
- * loop, and a runtime that cannot load shows at start instead of on a user's request.
+ * <p>Created at start-up in the roles that serve ({@link ServingStartup}): its ONNX Runtime
+ * environment unpacks and loads the native library, which would otherwise happen inside the first
+ * inference call, on a gRPC event loop, and a runtime that cannot load shows at start instead of on
+ * a user's request. Other roles never create it.
  */
 @ApplicationScoped
-@io.quarkus.runtime.Startup
 public class ModelRegistry {
 
   private static final Logger LOG = Logger.getLogger(ModelRegistry.class);
@@ -333,12 +331,10 @@ public class ModelRegistry {
     }
   }
 
-  /** A moved alias takes effect at once here, and its version is loaded before requests come. */
-  void onAliasMoved(@Observes(during = TransactionPhase.AFTER_SUCCESS) ModelAliasMoved moved) {
-    aliasMoved(moved);
-  }
-
-  /** See {@link #onAliasMoved}; callable without CDI. */
+  /**
+   * A moved alias takes effect at once here, and its version is loaded before requests come
+   * (delivered by {@link ServingStartup} after the move's commit).
+   */
   public void aliasMoved(ModelAliasMoved moved) {
     ModelRef ref = ModelRef.alias(moved.modelName(), moved.alias());
     resolved.put(key(ref), new Resolved(moved.version(), System.nanoTime() + aliasTtlNanos));
@@ -349,6 +345,69 @@ public class ModelRegistry {
           "alias '%s' moved to %s, which cannot be loaded: %s",
           moved.alias(), moved.version().describe(), e.getMessage());
     }
+  }
+
+  /**
+   * Another process moved or removed an alias: if this registry serves it, it asks the registry
+   * again and loads the new target before requests come (a removed alias is forgotten). Blocks on
+   * the database and the model file: call it off the gRPC event loops.
+   */
+  public void aliasChanged(String modelName, String alias) {
+    ModelRef ref = ModelRef.alias(modelName, alias);
+    String key = key(ref);
+    Resolved r = resolved.get(key);
+    if (r == null) {
+      return; // not served here: the first request resolves it
+    }
+    ModelVersionInfo before = r.info();
+    ModelVersionInfo now;
+    try {
+      now = refresh(ref, key, r);
+    } catch (GraftException.NotFound e) {
+      LOG.infof("%s was removed", ref.describe());
+      return;
+    }
+    if (now.id() != before.id()) {
+      LOG.infof("%s moved to %s (in another process)", ref.describe(), now.describe());
+      try {
+        load(now);
+      } catch (RuntimeException e) {
+        LOG.warnf("%s cannot be loaded: %s", now.describe(), e.getMessage());
+      }
+    }
+  }
+
+  /** A version was removed (in any process): references to it resolve again. */
+  public void versionRemoved(String modelName, int version) {
+    resolved.remove(key(ModelRef.version(modelName, version)));
+    resolved
+        .entrySet()
+        .removeIf(
+            e ->
+                e.getValue().info().modelName().equals(modelName)
+                    && e.getValue().info().version() == version);
+  }
+
+  /**
+   * Compares every alias served here with the registry and fixes what differs; the number of
+   * aliases that had drifted.
+   */
+  public int reconcile() {
+    int drifted = 0;
+    for (String key : List.copyOf(resolved.keySet())) {
+      int at = key.lastIndexOf('@');
+      Resolved r = resolved.get(key);
+      if (at < 0 || r == null) {
+        continue;
+      }
+      long before = r.info().id();
+      aliasChanged(key.substring(0, at), key.substring(at + 1));
+      Resolved after = resolved.get(key);
+      if (after == null || after.info().id() != before) {
+        drifted++;
+      }
+    }
+    return drifted;
   }
 
   @PreDestroy

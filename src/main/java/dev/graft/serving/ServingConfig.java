@@ -61,6 +61,14 @@ public interface ServingConfig {
   @WithDefault("2s")
   Duration aliasCacheTtl();
 
+  /**
+   * How often a serving process compares the aliases it serves with the registry and fixes what
+   * differs (the safety net behind the {@code graft_models} notifications, which normally apply a
+   * move made by another process within a second).
+   */
+  @WithDefault("30s")
+  Duration reconcileInterval();
+
   /** Most examples in one Predict or ModelInfer request; more is RESOURCE_EXHAUSTED. */
   @WithDefault("256")
   int maxRequestInputs();

@@ -57,8 +57,10 @@ public class BaseModelBootstrap {
   private final ExperimentRepository experimentRepository;
   private final Runs runs;
   private final RunStore store;
+  private final dev.graft.core.ServiceRole role;
 
   BaseModelBootstrap(
+      dev.graft.core.RoleConfig roles,
       BootstrapConfig config,
       Datasets datasets,
       BaseModels baseModels,
@@ -66,6 +68,7 @@ public class BaseModelBootstrap {
       ExperimentRepository experimentRepository,
       Runs runs,
       RunStore store) {
+    this.role = roles.role();
     this.config = config;
     this.datasets = datasets;
     this.baseModels = baseModels;
@@ -75,9 +78,13 @@ public class BaseModelBootstrap {
     this.store = store;
   }
 
-  /** After the scheduler recovered its queue; the work itself runs in the background. */
+  /**
+   * After the scheduler recovered its queue; the work itself runs in the background. Only the
+   * control plane (roles api and all) bootstraps: the pre-training it queues is trained by a
+   * trainer.
+   */
   void onStart(@Observes @Priority(20) StartupEvent event) {
-    if (!config.pretrain() && !config.registerMinilm()) {
+    if (!role.controls() || (!config.pretrain() && !config.registerMinilm())) {
       return;
     }
     Thread worker = new Thread(this::prepare, "graft-bootstrap");

@@ -44,6 +44,8 @@ final class GraftProcess implements AutoCloseable {
   private Function<Integer, ManagedChannel> channelFactory =
       port -> ManagedChannelBuilder.forAddress("localhost", port).usePlaintext().build();
   private Metadata probeHeaders = new Metadata();
+  private List<String> databaseArgs = List.of();
+  private boolean healthProbe;
 
   GraftProcess(Path dataDir, int databasePort, int httpPort, Path log) {
     this.dataDir = dataDir;
@@ -69,6 +71,22 @@ final class GraftProcess implements AutoCloseable {
   /** More JVM arguments ({@code -Dkey=value}), after the defaults so that they win. */
   GraftProcess withArgs(List<String> args) {
     this.extraArgs = List.copyOf(args);
+    return this;
+  }
+
+  /**
+   * Uses a PostgreSQL the test started (shared by several processes) instead of the embedded one,
+   * as the roles other than {@code all} must; readiness is then probed through gRPC health, which
+   * answers in every role.
+   */
+  GraftProcess withExternalDatabase(String jdbcUrl, String user, String password) {
+    this.databaseArgs =
+        List.of(
+            "-Dquarkus.datasource.jdbc.url=" + jdbcUrl,
+            "-Dquarkus.datasource.username=" + user,
+            "-Dquarkus.datasource.password=" + password,
+            "-Dgraft.database.embedded-enabled=false");
+    this.healthProbe = true;
     return this;
   }
 
@@ -113,6 +131,7 @@ final class GraftProcess implements AutoCloseable {
     // fast the machine trains.
     command.add("-Dgraft.training.progress-interval-ms=0");
     command.add("-Dgraft.bootstrap.register-minilm=false");
+    command.addAll(databaseArgs);
     command.addAll(extraArgs);
     command.add("-jar");
     command.add(JAR.toAbsolutePath().toString());
@@ -135,6 +154,17 @@ final class GraftProcess implements AutoCloseable {
             "the service exited with " + process.exitValue() + " while starting:\n" + logTail());
       }
       try {
+        if (healthProbe) {
+          var health =
+              grpc.health.v1.HealthGrpc.newBlockingStub(channel)
+                  .withDeadlineAfter(2, TimeUnit.SECONDS)
+                  .check(grpc.health.v1.HealthOuterClass.HealthCheckRequest.getDefaultInstance());
+          if (health.getStatus()
+              == grpc.health.v1.HealthOuterClass.HealthCheckResponse.ServingStatus.SERVING) {
+            return channel;
+          }
+          throw new StatusRuntimeException(Status.UNAVAILABLE.withDescription("not serving yet"));
+        }
         ExperimentServiceGrpc.newBlockingStub(channel)
             .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(probeHeaders))
             .withDeadlineAfter(2, TimeUnit.SECONDS)
