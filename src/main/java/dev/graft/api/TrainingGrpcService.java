@@ -156,7 +156,8 @@ public class TrainingGrpcService implements TrainingService {
             r.getSplit().getMaxTrainExamples()),
         r.getSeed(),
         r.getDevice().name(),
-        r.getModelName());
+        r.getModelName(),
+        r.getCutPoint());
   }
 
   static StartRunRequest toProto(RunSpec s) {
@@ -214,6 +215,7 @@ public class TrainingGrpcService implements TrainingService {
         .setSeed(s.seed())
         .setDevice(dev.graft.api.v1.Device.valueOf(s.device()))
         .setModelName(s.modelName())
+        .setCutPoint(s.cutPoint())
         .build();
   }
 
@@ -247,7 +249,8 @@ public class TrainingGrpcService implements TrainingService {
             .setCreateTime(ProtoTime.of(v.createdAt()))
             .setStartTime(ProtoTime.of(v.startedAt()))
             .setEndTime(ProtoTime.of(v.finishedAt()))
-            .setParentRunId(v.parentRunId());
+            .setParentRunId(v.parentRunId())
+            .setCutPoint(v.spec().cutPoint());
     if (v.plan() != null) {
       b.setPlan(toProto(v.plan()));
     }

@@ -86,6 +86,7 @@ public class Runs {
       baseModelId = base.id;
       parentRunId = base.pretrainRunId;
       factory.preflight(spec, dataset);
+      spec = spec.withCutPoint(factory.canonicalCutPoint(spec));
     }
     DeviceSelector.select(spec.device(), Engine.getInstance().getGpuCount());
     long id = store.createQueued(spec, baseModelId, dataset.id, parentRunId, job.versions());
