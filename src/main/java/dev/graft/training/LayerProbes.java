@@ -19,7 +19,8 @@ import java.util.Set;
  * and validation examples in ONNX Runtime, on one graph whose outputs are the pooled features of
  * every cut point ({@link CutPoints#pooledOutputs}); then a converged linear probe ({@link
  * SoftmaxRegression}, L-BFGS with the L2 strength picked on the validation split, exactly the head
- * fit of a default TRANSFER_LEARNING run) is fitted per cut point on those cached features.
+ * fit of a default TRANSFER_LEARNING run) is fitted per cut point on those cached features, the cut
+ * points in parallel.
  *
  * <p>The examples are those a run with the same split fractions, seed and max_train_examples trains
  * and validates on ({@link Splits}, {@link TrainingJob#limit}), so the probe at the last cut point
@@ -252,23 +253,26 @@ public class LayerProbes {
     double featureSeconds = (System.nanoTime() - start) / 1e9;
     int[] trainY = pick(labels, train);
     int[] valY = pick(labels, validation);
-    List<Probe> probes = new ArrayList<>();
-    for (int c = 0; c < cuts.size(); c++) {
-      long t0 = System.nanoTime();
-      float[][] trainX = rows(features[c], train);
-      float[][] valX = rows(features[c], validation);
-      SoftmaxRegression.Selection s =
-          SoftmaxRegression.fitAndSelect(trainX, trainY, valX, valY, classes, token);
-      Evaluation val = SoftmaxRegression.evaluate(s.head(), valX, valY, classes);
-      probes.add(
-          new Probe(
-              cuts.get(c),
-              val.accuracy(),
-              val.loss(),
-              s.head().l2(),
-              (System.nanoTime() - t0) / 1e9));
-      features[c] = null; // one cut point's features at a time past this point
-    }
+    // The probes are independent: fitted in parallel, each deterministic.
+    List<Probe> probes =
+        java.util.stream.IntStream.range(0, cuts.size())
+            .parallel()
+            .mapToObj(
+                c -> {
+                  long t0 = System.nanoTime();
+                  float[][] trainX = rows(features[c], train);
+                  float[][] valX = rows(features[c], validation);
+                  SoftmaxRegression.Selection s =
+                      SoftmaxRegression.fitAndSelect(trainX, trainY, valX, valY, classes, token);
+                  Evaluation val = SoftmaxRegression.evaluate(s.head(), valX, valY, classes);
+                  return new Probe(
+                      cuts.get(c),
+                      val.accuracy(),
+                      val.loss(),
+                      s.head().l2(),
+                      (System.nanoTime() - t0) / 1e9);
+                })
+            .toList();
     return new Sweep(List.copyOf(probes), featureSeconds, provider);
   }
 
