@@ -70,7 +70,8 @@ public class ComparisonGrpcService implements ComparisonService {
                         ? r.getMaxTrainExamples()
                         : s.getMaxTrainExamples()),
                 r.getSeed(),
-                r.getCutPointsList()));
+                r.getCutPointsList(),
+                r.getMaxSequenceLength()));
     ProbeLayersResponse.Builder b =
         ProbeLayersResponse.newBuilder()
             .setBaseModel(r.getBaseModel())

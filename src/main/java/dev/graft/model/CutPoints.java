@@ -3,6 +3,7 @@ package dev.graft.model;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import dev.graft.core.GraftException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -10,6 +11,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -23,7 +25,9 @@ import java.util.Set;
  * block whose entering tensor is a graph input, or a tensor already listed, adds no cut point; so
  * does a tensor whose per-sample shape is not {@code [F]}, {@code [T, H]} or {@code [C, H, W]} with
  * a fixed feature size. Features at a cut point are pooled as a grafted head pools them: {@code [C,
- * H, W]} by global average pooling to {@code [C]}, {@code [T, H]} by the mean over {@code T}.
+ * H, W]} by global average pooling to {@code [C]}, {@code [T, H]} by the mean over {@code T}
+ * (masked by {@code attention_mask} when the graph takes one, as {@link EncoderSurgery} pools a
+ * text encoder's hidden states).
  */
 public final class CutPoints {
 
@@ -169,6 +173,12 @@ public final class CutPoints {
     ModelProto pruned =
         GraphSurgery.pruneTo(backbone, cuts.stream().map(CutPoint::tensor).toList());
     GraphBuilder g = GraphBuilder.extend(pruned, 0);
+    String maskExpanded = null;
+    String count = null;
+    Optional<ValueInfoProto> mask =
+        backbone.getGraph().getInputList().stream()
+            .filter(v -> v.getName().equals(EncoderSurgery.ATTENTION_MASK))
+            .findFirst();
     for (int i = 0; i < cuts.size(); i++) {
       CutPoint c = cuts.get(i);
       String prefix = "probe." + i;
@@ -179,7 +189,55 @@ public final class CutPoints {
           g.flatten(prefix + ".flatten", x, prefix + ".features");
           break;
         case 2:
-          g.reduceMean(prefix + ".features", x, new long[] {1}, false);
+          if (mask.isEmpty()) {
+            g.reduceMean(prefix + ".features", x, new long[] {1}, false);
+            break;
+          }
+          // A text encoder's hidden states: masked mean pooling, as EncoderSurgery pools them.
+          if (maskExpanded == null) {
+            if (!g.hasTensor(EncoderSurgery.ATTENTION_MASK)) {
+              g.input(mask.get());
+            }
+            String maskFloat =
+                g.node(
+                    "Cast",
+                    "probe.mask",
+                    List.of(EncoderSurgery.ATTENTION_MASK),
+                    "probe.mask",
+                    GraphBuilder.attr("to", TensorProto.DataType.FLOAT_VALUE));
+            maskExpanded =
+                g.node(
+                    "Unsqueeze",
+                    "probe.mask_expanded",
+                    List.of(
+                        maskFloat,
+                        g.int64Initializer("probe.last_axis", new long[] {1}, new long[] {-1})),
+                    "probe.mask_expanded");
+            g.int64Initializer("probe.sequence_axis", new long[] {1}, new long[] {1});
+            String sum =
+                g.node(
+                    "ReduceSum",
+                    "probe.count",
+                    List.of(maskExpanded, "probe.sequence_axis"),
+                    "probe.count",
+                    GraphBuilder.attr("keepdims", 0));
+            count =
+                g.node(
+                    "Clip",
+                    "probe.count_clamped",
+                    List.of(sum, g.scalar("probe.min_count", 1e-9f)),
+                    "probe.count_clamped");
+          }
+          String masked =
+              g.node("Mul", prefix + ".masked", List.of(x, maskExpanded), prefix + ".masked");
+          String summed =
+              g.node(
+                  "ReduceSum",
+                  prefix + ".sum",
+                  List.of(masked, "probe.sequence_axis"),
+                  prefix + ".sum",
+                  GraphBuilder.attr("keepdims", 0));
+          g.node("Div", prefix + ".features", List.of(summed, count), prefix + ".features");
           break;
         default:
           g.node("Identity", prefix + ".features", List.of(x), prefix + ".features");

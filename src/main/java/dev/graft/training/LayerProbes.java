@@ -7,6 +7,7 @@ import dev.graft.data.Dataset;
 import dev.graft.data.DatasetReader;
 import dev.graft.data.Splits;
 import dev.graft.model.CutPoints;
+import dev.graft.text.TextTokenizer;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -37,9 +38,15 @@ public class LayerProbes {
    * @param split validation and test fractions (0: the run defaults), max_train_examples
    * @param seed seed of the split (0: 42, as for runs)
    * @param cutPoints cut points to probe, by block or tensor name; empty for all
+   * @param maxSequenceLength text encoders: tokens per text (0: 128, as for runs)
    */
   public record Request(
-      String baseModel, String dataset, RunSpec.Split split, long seed, List<String> cutPoints) {}
+      String baseModel,
+      String dataset,
+      RunSpec.Split split,
+      long seed,
+      List<String> cutPoints,
+      int maxSequenceLength) {}
 
   /**
    * One cut point's probe.
@@ -88,8 +95,8 @@ public class LayerProbes {
    * @throws GraftException.InvalidArgument for bad split values or an unknown cut point (the
    *     message lists the valid ones)
    * @throws GraftException.NotFound for an unknown base model or dataset
-   * @throws GraftException.FailedPrecondition when the dataset does not fit the model, has fewer
-   *     than 2 classes, or the model is a text encoder
+   * @throws GraftException.FailedPrecondition when the dataset does not fit the model or has fewer
+   *     than 2 classes
    */
   public Result probe(Request r) {
     RunSpec spec =
@@ -112,14 +119,6 @@ public class LayerProbes {
             .validate();
     Dataset dataset = store.dataset(spec.dataset());
     ModelFactory.Backbone backbone = models.backbone(spec.baseModel());
-    if (backbone.text()) {
-      throw new GraftException.FailedPrecondition(
-          "base model '"
-              + spec.baseModel()
-              + "' is a text encoder; ProbeLayers probes image and feature base models (a text"
-              + " encoder's layers need masked mean pooling, not supported yet): start"
-              + " TRANSFER_LEARNING runs with cut_point set to compare its layers");
-    }
     if (dataset.classNames.size() < 2) {
       throw new GraftException.FailedPrecondition(
           "dataset '"
@@ -153,26 +152,40 @@ public class LayerProbes {
                 + split.validation().length
                 + " validation examples with this split; use a larger dataset or other fractions");
       }
-      BatchSource source = BatchSource.of(reader, backbone.preprocessing(), false, false);
-      Sweep sweep =
-          sweep(
-              backbone.backbone(),
-              cuts,
-              source,
-              reader.labels(),
-              train,
-              split.validation(),
-              reader.classNames().size(),
-              reader.size(),
-              new CancelToken());
-      return new Result(
-          sweep.probes(),
-          best(sweep.probes()),
-          sweep.featureSeconds(),
-          train.length,
-          split.validation().length,
-          split.hash(),
-          sweep.provider());
+      // try-with-resources skips a null resource: only text encoders hold a tokenizer.
+      try (TextTokenizer tokenizer =
+          backbone.text()
+              ? TextTokenizer.load(
+                  models.tokenizerOf(backbone.base()), spec.hyper().maxSequenceLength())
+              : null) {
+        ModelProto graph = CutPoints.pooledOutputs(backbone.backbone(), cuts);
+        BatchSource source =
+            tokenizer != null
+                ? BatchSource.text(
+                    TrainingJob.textExamples(reader, dataset),
+                    tokenizer,
+                    Features.inputNames(graph))
+                : BatchSource.of(reader, backbone.preprocessing(), false, false);
+        Sweep sweep =
+            sweep(
+                graph,
+                cuts,
+                source,
+                reader.labels(),
+                train,
+                split.validation(),
+                reader.classNames().size(),
+                reader.size(),
+                new CancelToken());
+        return new Result(
+            sweep.probes(),
+            best(sweep.probes()),
+            sweep.featureSeconds(),
+            train.length,
+            split.validation().length,
+            split.hash(),
+            sweep.provider());
+      }
     }
   }
 
@@ -210,14 +223,18 @@ public class LayerProbes {
   /**
    * The probes and what the pass cost.
    *
-   * @param featureSeconds the pass: graph, session and every batch
+   * @param featureSeconds the pass: session and every batch
    * @param provider where ONNX Runtime ran
    */
   record Sweep(List<Probe> probes, double featureSeconds, String provider) {}
 
-  /** One ONNX Runtime pass for every cut point's pooled features, then one probe per cut point. */
+  /**
+   * One ONNX Runtime pass for every cut point's pooled features, then one probe per cut point.
+   *
+   * @param graph {@link CutPoints#pooledOutputs} of the backbone and {@code cuts}
+   */
   static Sweep sweep(
-      ModelProto backbone,
+      ModelProto graph,
       List<CutPoints.CutPoint> cuts,
       BatchSource source,
       int[] labels,
@@ -227,7 +244,6 @@ public class LayerProbes {
       int datasetSize,
       CancelToken token) {
     long start = System.nanoTime();
-    ModelProto graph = CutPoints.pooledOutputs(backbone, cuts);
     List<String> outputs = new ArrayList<>();
     for (int i = 0; i < cuts.size(); i++) {
       outputs.add(CutPoints.pooledOutput(i));

@@ -239,7 +239,7 @@ public class ModelFactory {
     return base.inputSpec != null && "TEXT".equals(base.inputSpec.get("kind"));
   }
 
-  private Path tokenizerOf(BaseModel base) {
+  Path tokenizerOf(BaseModel base) {
     Path tokenizer =
         resolve(base.onnxPath).resolveSibling(dev.graft.model.BaseModels.TOKENIZER_FILE);
     if (!java.nio.file.Files.isRegularFile(tokenizer)) {

@@ -74,7 +74,15 @@ class LayerProbesBenchmarkTest {
       long t1 = System.nanoTime();
       LayerProbes.Sweep s =
           LayerProbes.sweep(
-              backbone, cuts, source, labels, train, validation, classes, n, new CancelToken());
+              CutPoints.pooledOutputs(backbone, cuts),
+              cuts,
+              source,
+              labels,
+              train,
+              validation,
+              classes,
+              n,
+              new CancelToken());
       double total = (System.nanoTime() - t1) / 1e9;
       if (round > 0) {
         pass = Math.min(pass, p);
