@@ -42,6 +42,7 @@ public final class MethodRoles {
           Map.entry(CMP + "GetComparison", READER),
           Map.entry(CMP + "WatchComparison", READER),
           Map.entry(CMP + "CancelComparison", TRAINER),
+          Map.entry(CMP + "ProbeLayers", TRAINER),
           Map.entry(DS + "UploadDataset", TRAINER),
           Map.entry(DS + "RegisterDataset", TRAINER),
           Map.entry(DS + "ListDatasets", READER),

@@ -4,7 +4,10 @@ import dev.graft.api.v1.CompareStrategiesRequest;
 import dev.graft.api.v1.Comparison;
 import dev.graft.api.v1.ComparisonCell;
 import dev.graft.api.v1.ComparisonService;
+import dev.graft.api.v1.CutPointProbe;
 import dev.graft.api.v1.GetComparisonRequest;
+import dev.graft.api.v1.ProbeLayersRequest;
+import dev.graft.api.v1.ProbeLayersResponse;
 import dev.graft.api.v1.SizeVerdict;
 import dev.graft.api.v1.SplitSpec;
 import dev.graft.api.v1.StartRunRequest;
@@ -12,6 +15,8 @@ import dev.graft.api.v1.Strategy;
 import dev.graft.comparison.ComparisonView;
 import dev.graft.comparison.Comparisons;
 import dev.graft.core.GraftException;
+import dev.graft.training.LayerProbes;
+import dev.graft.training.RunSpec;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.common.annotation.Blocking;
 import io.smallrye.mutiny.Multi;
@@ -32,9 +37,65 @@ public class ComparisonGrpcService implements ComparisonService {
   private static final int MAX_REPEATS = 5;
 
   private final Comparisons comparisons;
+  private final LayerProbes probes;
 
-  ComparisonGrpcService(Comparisons comparisons) {
+  ComparisonGrpcService(Comparisons comparisons, LayerProbes probes) {
     this.comparisons = comparisons;
+    this.probes = probes;
+  }
+
+  @Override
+  @Blocking
+  public Uni<ProbeLayersResponse> probeLayers(ProbeLayersRequest request) {
+    return Uni.createFrom().item(() -> probe(request));
+  }
+
+  private ProbeLayersResponse probe(ProbeLayersRequest r) {
+    long start = System.nanoTime();
+    if (r.getMaxTrainExamples() < 0) {
+      throw new GraftException.InvalidArgument(
+          "max_train_examples must be >= 0 (0: split.max_train_examples), got "
+              + r.getMaxTrainExamples());
+    }
+    SplitSpec s = r.getSplit();
+    LayerProbes.Result result =
+        probes.probe(
+            new LayerProbes.Request(
+                r.getBaseModel(),
+                r.getDataset(),
+                new RunSpec.Split(
+                    s.getValidationFraction(),
+                    s.getTestFraction(),
+                    r.getMaxTrainExamples() > 0
+                        ? r.getMaxTrainExamples()
+                        : s.getMaxTrainExamples()),
+                r.getSeed(),
+                r.getCutPointsList(),
+                r.getMaxSequenceLength()));
+    ProbeLayersResponse.Builder b =
+        ProbeLayersResponse.newBuilder()
+            .setBaseModel(r.getBaseModel())
+            .setDataset(r.getDataset())
+            .setBestCutPoint(result.best())
+            .setFeatureSeconds(result.featureSeconds())
+            .setTrainExamples(result.trainExamples())
+            .setValidationExamples(result.validationExamples())
+            .setSplitHash(result.splitHash())
+            .setProvider(result.provider());
+    for (LayerProbes.Probe p : result.probes()) {
+      b.addProbes(
+          CutPointProbe.newBuilder()
+              .setName(p.cut().name())
+              .setTensor(p.cut().tensor())
+              .setFeatureSize(p.cut().featureSize())
+              .addAllShape(p.cut().shape())
+              .setValAccuracy(p.valAccuracy())
+              .setValLoss(p.valLoss())
+              .setL2(p.l2())
+              .setTrainSeconds(p.seconds())
+              .setFeatureTensor(p.cut().last()));
+    }
+    return b.setTotalSeconds((System.nanoTime() - start) / 1e9).build();
   }
 
   @Override

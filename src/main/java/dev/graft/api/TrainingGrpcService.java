@@ -157,7 +157,8 @@ public class TrainingGrpcService implements TrainingService {
             r.getSplit().getMaxTrainExamples()),
         r.getSeed(),
         r.getDevice().name(),
-        r.getModelName());
+        r.getModelName(),
+        r.getCutPoint());
   }
 
   static StartRunRequest toProto(RunSpec s) {
@@ -215,6 +216,7 @@ public class TrainingGrpcService implements TrainingService {
         .setSeed(s.seed())
         .setDevice(dev.graft.api.v1.Device.valueOf(s.device()))
         .setModelName(s.modelName())
+        .setCutPoint(s.cutPoint())
         .build();
   }
 
@@ -249,6 +251,7 @@ public class TrainingGrpcService implements TrainingService {
             .setStartTime(ProtoTime.of(v.startedAt()))
             .setEndTime(ProtoTime.of(v.finishedAt()))
             .setParentRunId(v.parentRunId())
+            .setCutPoint(v.spec().cutPoint())
             .setOwner(v.owner())
             .setAttempts(v.attempts());
     if (v.leaseExpiresAt() != null) {

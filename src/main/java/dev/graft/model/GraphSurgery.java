@@ -206,8 +206,40 @@ public final class GraphSurgery {
     }
   }
 
+  /**
+   * Per-sample shapes of several tensors, as {@link #featureShape} gives them for one, from two
+   * dummy runs of one graph that outputs all of them.
+   *
+   * @throws GraftException.InvalidArgument as {@link #featureShape} does, for the first tensor that
+   *     no node computes or that the graph cannot run up to
+   */
+  public static Map<String, long[]> featureShapes(ModelProto model, List<String> tensors) {
+    List<ValueInfoProto> outputs = tensors.stream().map(t -> untypedOutput(model, t)).toList();
+    ModelProto structural = pruneTo(model, tensors, outputs);
+    Map<String, long[][]> probes = probeAll(structural, tensors);
+    Map<String, long[]> out = new LinkedHashMap<>();
+    for (String t : tensors) {
+      out.put(t, perSample(probes.get(t)));
+    }
+    return out;
+  }
+
+  /**
+   * Keeps only what computes the {@code tensors}, which become the graph's outputs (untyped shapes:
+   * declare them with {@link GraphBuilder#output} after extending it).
+   */
+  public static ModelProto pruneTo(ModelProto model, List<String> tensors) {
+    return pruneTo(model, tensors, tensors.stream().map(t -> untypedOutput(model, t)).toList());
+  }
+
   /** The graph reduced to what computes {@code tensor}, with {@code output} as its only output. */
   private static ModelProto pruneTo(ModelProto model, String tensor, ValueInfoProto output) {
+    return pruneTo(model, List.of(tensor), List.of(output));
+  }
+
+  /** The graph reduced to what computes the {@code tensors}, with {@code outputs} as outputs. */
+  private static ModelProto pruneTo(
+      ModelProto model, List<String> tensors, List<ValueInfoProto> outputs) {
     GraphProto graph = model.getGraph();
     Map<String, Integer> producer = new HashMap<>();
     for (int i = 0; i < graph.getNodeCount(); i++) {
@@ -215,12 +247,14 @@ public final class GraphSurgery {
         producer.put(o, i);
       }
     }
-    if (!producer.containsKey(tensor)) {
-      throw new GraftException.InvalidArgument(unknownTensorMessage(model, tensor));
+    for (String tensor : tensors) {
+      if (!producer.containsKey(tensor)) {
+        throw new GraftException.InvalidArgument(unknownTensorMessage(model, tensor));
+      }
     }
     boolean[] needed = new boolean[graph.getNodeCount()];
     Set<String> used = new HashSet<>();
-    Deque<String> pending = new ArrayDeque<>(List.of(tensor));
+    Deque<String> pending = new ArrayDeque<>(tensors);
     while (!pending.isEmpty()) {
       String t = pending.pop();
       if (!used.add(t)) {
@@ -254,10 +288,11 @@ public final class GraphSurgery {
         .filter(t -> used.contains(t.getValues().getName()))
         .forEach(cut::addSparseInitializer);
     graph.getInputList().stream().filter(v -> used.contains(v.getName())).forEach(cut::addInput);
+    Set<String> outputNames = new HashSet<>(tensors);
     graph.getValueInfoList().stream()
-        .filter(v -> produced.contains(v.getName()) && !v.getName().equals(tensor))
+        .filter(v -> produced.contains(v.getName()) && !outputNames.contains(v.getName()))
         .forEach(cut::addValueInfo);
-    cut.addOutput(output);
+    cut.addAllOutput(outputs);
     // Training info refers to the whole graph's initializers; it does not survive a cut.
     return model.toBuilder().setGraph(cut).clearTrainingInfo().build();
   }
@@ -346,6 +381,12 @@ public final class GraphSurgery {
 
   /** Output shapes of two dummy runs of a graph whose single output is {@code tensor}. */
   private static long[][] probe(ModelProto model, String tensor) {
+    return probeAll(model, List.of(tensor)).get(tensor);
+  }
+
+  /** Output shapes of two dummy runs of a graph whose outputs are the {@code tensors}. */
+  private static Map<String, long[][]> probeAll(ModelProto model, List<String> tensors) {
+    String tensor = String.join(", ", tensors);
     Set<String> initializers = new HashSet<>();
     model.getGraph().getInitializerList().forEach(t -> initializers.add(t.getName()));
     List<ValueInfoProto> inputs =
@@ -356,15 +397,20 @@ public final class GraphSurgery {
     try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
       options.setIntraOpNumThreads(1);
       try (OrtSession session = env.createSession(model.toByteArray(), options)) {
-        long[][] shapes = new long[2][];
-        for (int run = 0; run < 2; run++) {
-          shapes[run] = run(env, session, inputs, run, tensor);
+        List<long[]> first = run(env, session, inputs, 0, tensors);
+        List<long[]> second = run(env, session, inputs, 1, tensors);
+        Map<String, long[][]> out = new LinkedHashMap<>();
+        for (int i = 0; i < tensors.size(); i++) {
+          long[][] shapes = {first.get(i), second.get(i)};
+          if (shapes[0].length != shapes[1].length) {
+            throw new GraftException.InvalidArgument(
+                "tensor "
+                    + tensors.get(i)
+                    + " changes rank with the input size; cut at another tensor");
+          }
+          out.put(tensors.get(i), shapes);
         }
-        if (shapes[0].length != shapes[1].length) {
-          throw new GraftException.InvalidArgument(
-              "tensor " + tensor + " changes rank with the input size; cut at another tensor");
-        }
-        return shapes;
+        return out;
       }
     } catch (OrtException e) {
       throw new GraftException.InvalidArgument(
@@ -378,8 +424,12 @@ public final class GraphSurgery {
     }
   }
 
-  private static long[] run(
-      OrtEnvironment env, OrtSession session, List<ValueInfoProto> inputs, int run, String tensor)
+  private static List<long[]> run(
+      OrtEnvironment env,
+      OrtSession session,
+      List<ValueInfoProto> inputs,
+      int run,
+      List<String> tensors)
       throws OrtException {
     Map<String, OnnxTensor> feed = new LinkedHashMap<>();
     try {
@@ -387,12 +437,16 @@ public final class GraphSurgery {
         feed.put(input.getName(), zeros(env, input, run));
       }
       try (OrtSession.Result result = session.run(feed)) {
-        OnnxValue value = result.get(0);
-        if (!(value instanceof OnnxTensor)) {
-          throw new GraftException.InvalidArgument(
-              "tensor " + tensor + " is not a tensor but " + value.getType());
+        List<long[]> shapes = new ArrayList<>();
+        for (int i = 0; i < tensors.size(); i++) {
+          OnnxValue value = result.get(i);
+          if (!(value instanceof OnnxTensor)) {
+            throw new GraftException.InvalidArgument(
+                "tensor " + tensors.get(i) + " is not a tensor but " + value.getType());
+          }
+          shapes.add(((OnnxTensor) value).getInfo().getShape());
         }
-        return ((OnnxTensor) value).getInfo().getShape();
+        return shapes;
       }
     } finally {
       feed.values().forEach(OnnxTensor::close);

@@ -9,6 +9,7 @@ import dev.graft.data.Preprocessing;
 import dev.graft.model.Architecture;
 import dev.graft.model.Architectures;
 import dev.graft.model.BaseModel;
+import dev.graft.model.CutPoints;
 import dev.graft.model.EncoderSurgery;
 import dev.graft.model.FreezeSpec;
 import dev.graft.model.GraphSurgery;
@@ -66,11 +67,18 @@ public class ModelFactory {
     }
     ModelProto pretrained = OnnxImport.load(resolve(base.onnxPath));
     ModelProto backbone = GraphSurgery.cut(pretrained, base.featureTensor);
+    String featureTensor = base.featureTensor;
+    if (!spec.cutPoint().isEmpty()) {
+      featureTensor =
+          CutPoints.resolve(CutPoints.of(backbone, base.featureTensor), spec.cutPoint(), base.name)
+              .tensor();
+      backbone = GraphSurgery.cut(backbone, featureTensor);
+    }
     if (spec.strategy() == Strategy.FROM_SCRATCH) {
       backbone = Reinitializer.randomize(backbone, spec.seed());
     }
     ModelProto graph =
-        GraphSurgery.appendHead(backbone, base.featureTensor, head(spec, classes), spec.seed());
+        GraphSurgery.appendHead(backbone, featureTensor, head(spec, classes), spec.seed());
     Preprocessing preprocessing = preprocessingOf(base.preprocessing);
     long[] inputShape = inputShapeOf(base.inputSpec, preprocessing);
     FreezeSpec tuned = fineTuneSpec(spec);
@@ -78,7 +86,7 @@ public class ModelFactory {
       case TRANSFER_LEARNING ->
           new GraftedModel(
               graph,
-              base.featureTensor,
+              featureTensor,
               preprocessing,
               inputShape,
               FreezeSpec.backbone(),
@@ -88,7 +96,7 @@ public class ModelFactory {
       case GRADUAL ->
           new GraftedModel(
               graph,
-              base.featureTensor,
+              featureTensor,
               preprocessing,
               inputShape,
               tuned,
@@ -97,11 +105,11 @@ public class ModelFactory {
               labels);
       case FINE_TUNING ->
           new GraftedModel(
-              graph, base.featureTensor, preprocessing, inputShape, tuned, null, base.name, labels);
+              graph, featureTensor, preprocessing, inputShape, tuned, null, base.name, labels);
       default ->
           new GraftedModel(
               graph,
-              base.featureTensor,
+              featureTensor,
               preprocessing,
               inputShape,
               FreezeSpec.none(),
@@ -117,13 +125,17 @@ public class ModelFactory {
    * tokenizer at the run's max sequence length.
    */
   private GraftedModel buildText(RunSpec spec, BaseModel base, List<String> labels) {
-    return textModel(
-        spec,
-        OnnxImport.load(resolve(base.onnxPath)),
-        base.featureTensor,
-        tokenizerOf(base),
-        base.name,
-        labels);
+    ModelProto pretrained = OnnxImport.load(resolve(base.onnxPath));
+    String hidden = base.featureTensor;
+    if (!spec.cutPoint().isEmpty()) {
+      hidden =
+          CutPoints.resolve(
+                  CutPoints.of(GraphSurgery.cut(pretrained, base.featureTensor), hidden),
+                  spec.cutPoint(),
+                  base.name)
+              .tensor();
+    }
+    return textModel(spec, pretrained, hidden, tokenizerOf(base), base.name, labels);
   }
 
   /**
@@ -181,12 +193,53 @@ public class ModelFactory {
         text);
   }
 
+  /**
+   * A base model's backbone and its cut points.
+   *
+   * @param base the base model
+   * @param backbone its graph cut at its feature tensor
+   * @param cuts the cut points, the feature tensor last
+   * @param preprocessing image preprocessing (null for feature and text models)
+   */
+  public record Backbone(
+      BaseModel base,
+      ModelProto backbone,
+      List<CutPoints.CutPoint> cuts,
+      Preprocessing preprocessing) {
+
+    /** Whether the base model is a text encoder. */
+    public boolean text() {
+      return isText(base);
+    }
+  }
+
+  /** The backbone and cut points of a base model; NOT_FOUND for an unknown one. */
+  public Backbone backbone(String baseModel) {
+    BaseModel base = store.baseModel(baseModel);
+    ModelProto backbone =
+        GraphSurgery.cut(OnnxImport.load(resolve(base.onnxPath)), base.featureTensor);
+    return new Backbone(
+        base,
+        backbone,
+        CutPoints.of(backbone, base.featureTensor),
+        preprocessingOf(base.preprocessing));
+  }
+
+  /** The block name of the cut point a spec asks for, as it is stored with the run. */
+  String canonicalCutPoint(RunSpec spec) {
+    if (spec.cutPoint().isEmpty()) {
+      return "";
+    }
+    Backbone b = backbone(spec.baseModel());
+    return CutPoints.resolve(b.cuts(), spec.cutPoint(), b.base().name).name();
+  }
+
   /** Whether a base model is a text encoder (it takes token ids, not images or features). */
   static boolean isText(BaseModel base) {
     return base.inputSpec != null && "TEXT".equals(base.inputSpec.get("kind"));
   }
 
-  private Path tokenizerOf(BaseModel base) {
+  Path tokenizerOf(BaseModel base) {
     Path tokenizer =
         resolve(base.onnxPath).resolveSibling(dev.graft.model.BaseModels.TOKENIZER_FILE);
     if (!java.nio.file.Files.isRegularFile(tokenizer)) {

@@ -111,6 +111,45 @@ final class OrtFeatures implements FeatureExtractor {
     }
   }
 
+  /**
+   * Every output of the graph for a batch, {@code outputs} in that order: {@code [output][example]}
+   * flattened values (the layer probes' one pass for all cut points).
+   */
+  float[][][] extractAll(FeatureBatch batch, java.util.List<String> outputs) {
+    Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
+    try {
+      for (Map.Entry<String, FeatureBatch.Tensor> e : batch.inputs().entrySet()) {
+        FeatureBatch.Tensor t = e.getValue();
+        feeds.put(
+            e.getKey(),
+            t.floats() != null
+                ? OnnxTensor.createTensor(env, FloatBuffer.wrap(t.floats()), t.shape())
+                : OnnxTensor.createTensor(env, LongBuffer.wrap(t.longs()), t.shape()));
+      }
+      try (OrtSession.Result result = open.session().run(feeds)) {
+        float[][][] out = new float[outputs.size()][][];
+        for (int i = 0; i < outputs.size(); i++) {
+          String name = outputs.get(i);
+          OnnxTensor t =
+              (OnnxTensor)
+                  result
+                      .get(name)
+                      .orElseThrow(
+                          () ->
+                              new GraftException.FailedPrecondition(
+                                  "the probe graph returned no '" + name + "'"));
+          out[i] = rows(t.getFloatBuffer(), batch.size());
+        }
+        return out;
+      }
+    } catch (OrtException e) {
+      throw new GraftException.FailedPrecondition(
+          "ONNX Runtime cannot run the frozen backbone: " + e.getMessage());
+    } finally {
+      feeds.values().forEach(OnnxTensor::close);
+    }
+  }
+
   private static float[][] rows(FloatBuffer flat, int n) {
     int total = flat.remaining();
     if (total % n != 0) {

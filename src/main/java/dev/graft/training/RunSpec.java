@@ -24,6 +24,9 @@ import java.util.regex.Pattern;
  * @param seed seed of everything random
  * @param device AUTO, CPU or GPU
  * @param modelName name under which the trained model is registered
+ * @param cutPoint where the head is grafted: a {@link dev.graft.model.CutPoints cut point} of the
+ *     base model by block or tensor name, stored as its block name; empty for the base model's
+ *     feature tensor
  */
 public record RunSpec(
     long experimentId,
@@ -39,13 +42,68 @@ public record RunSpec(
     Split split,
     long seed,
     String device,
-    String modelName) {
+    String modelName,
+    String cutPoint) {
 
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,128}");
   private static final Set<String> ACTIVATIONS = Set.of("relu", "tanh", "sigmoid", "leaky_relu");
   private static final Set<String> DEVICES = Set.of("AUTO", "CPU", "GPU");
   private static final Set<String> STOP_METRICS =
       Set.of("val_loss", "val_accuracy", "val_macro_f1");
+
+  /** A spec that grafts at the base model's feature tensor (no cut point). */
+  public RunSpec(
+      long experimentId,
+      String name,
+      String baseModel,
+      String architecture,
+      String dataset,
+      Strategy strategy,
+      int trainLastBlocks,
+      List<String> trainPatterns,
+      Head head,
+      Hyper hyper,
+      Split split,
+      long seed,
+      String device,
+      String modelName) {
+    this(
+        experimentId,
+        name,
+        baseModel,
+        architecture,
+        dataset,
+        strategy,
+        trainLastBlocks,
+        trainPatterns,
+        head,
+        hyper,
+        split,
+        seed,
+        device,
+        modelName,
+        "");
+  }
+
+  /** This spec grafting at {@code cut} (a block name; empty for the feature tensor). */
+  RunSpec withCutPoint(String cut) {
+    return new RunSpec(
+        experimentId,
+        name,
+        baseModel,
+        architecture,
+        dataset,
+        strategy,
+        trainLastBlocks,
+        trainPatterns,
+        head,
+        hyper,
+        split,
+        seed,
+        device,
+        modelName,
+        cut);
+  }
 
   /**
    * The new classification head; {@code normalizeEmbedding}: a text encoder's pooled embedding is
@@ -187,7 +245,8 @@ public record RunSpec(
         split,
         seed,
         device,
-        modelName);
+        modelName,
+        cutPoint);
   }
 
   /** The learning rate used when none is given and the budget is explicit. */
@@ -272,7 +331,8 @@ public record RunSpec(
         s,
         seed == 0 ? 42 : seed,
         blank(device) ? "AUTO" : device,
-        modelName == null ? "" : modelName);
+        modelName == null ? "" : modelName,
+        cutPoint == null ? "" : cutPoint.strip());
   }
 
   /** Checks every value's range; the message of the first violation says what to fix. */
@@ -289,6 +349,17 @@ public record RunSpec(
     require(
         modelName.isEmpty() || NAME.matcher(modelName).matches(),
         "model_name '" + modelName + "': use 1-128 of [A-Za-z0-9._-]");
+    require(
+        cutPoint.isEmpty()
+            || strategy == Strategy.TRANSFER_LEARNING
+            || strategy == Strategy.FINE_TUNING
+            || strategy == Strategy.GRADUAL,
+        "cut_point '"
+            + cutPoint
+            + "' needs a pretrained backbone to cut: "
+            + strategy
+            + " trains every layer from random weights, so it has no cut point; use"
+            + " TRANSFER_LEARNING, FINE_TUNING or GRADUAL, or leave cut_point empty");
     require(trainLastBlocks >= 0, "freeze.train_last_blocks must be >= 0, got " + trainLastBlocks);
     for (String p : trainPatterns) {
       require(!blank(p), "freeze.train_patterns must not contain empty patterns");

@@ -111,6 +111,7 @@ public class Runs {
       baseModelId = base.id;
       parentRunId = base.pretrainRunId;
       factory.preflight(spec, dataset);
+      spec = spec.withCutPoint(factory.canonicalCutPoint(spec));
     }
     // A process that trains checks the device against its own GPUs; an api process cannot know
     // which trainers there are and checks only the value.

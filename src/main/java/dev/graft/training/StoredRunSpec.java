@@ -87,6 +87,7 @@ final class StoredRunSpec {
     m.put("seed", s.seed());
     m.put("device", s.device());
     m.put("model_name", s.modelName());
+    m.put("cut_point", s.cutPoint());
     return m;
   }
 
@@ -155,7 +156,8 @@ final class StoredRunSpec {
                 split.path("max_train_examples").asInt()),
             doc.path("seed").asLong(),
             text(doc, "device").toUpperCase(Locale.ROOT),
-            text(doc, "model_name"));
+            text(doc, "model_name"),
+            text(doc, "cut_point"));
     return spec.withDefaults();
   }
 

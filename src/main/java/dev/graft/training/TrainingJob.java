@@ -746,6 +746,7 @@ public class TrainingJob {
     m.put("graft.split_hash", split.hash());
     m.put("graft.strategy", spec.strategy().name());
     m.put("graft.feature_tensor", grafted.featureTensor());
+    m.put("graft.cut_point", spec.cutPoint().isEmpty() ? grafted.featureTensor() : spec.cutPoint());
     try {
       m.put(ModelVersions.LABELS_METADATA_KEY, JSON.writeValueAsString(grafted.labels()));
       m.put("graft.versions", JSON.writeValueAsString(versions()));
