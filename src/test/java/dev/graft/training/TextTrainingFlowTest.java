@@ -123,11 +123,6 @@ class TextTrainingFlowTest extends GraftTest {
   }
 
   @Test
-  @org.junit.jupiter.api.Disabled(
-      "known bug, intermittent (1 of 4 clean CI runs): after one fine-tuning epoch on MiniLM the"
-          + " validation forward pass gives NaN logits (val_loss NaN) and the parity gate rightly"
-          + " refuses the export; TextTrainingTest still covers fine-tuning at unit level."
-          + " Re-enable once the NaN source is found (issue 13)")
   void fineTuningTheLastTwoLayersChangesOnlyThemAndTheHead() throws Exception {
     Run done =
         runToEnd(
@@ -159,6 +154,87 @@ class TextTrainingFlowTest extends GraftTest {
       }
     }
     assertEquals(Set.of("encoder.layer.4", "encoder.layer.5", "head"), changed);
+  }
+
+  @Test
+  void gradualProbesThenFineTunesTheLastLayer() throws Exception {
+    Run done =
+        runToEnd(
+            request(Strategy.GRADUAL, "spam-gradual")
+                .setFreeze(FreezeSpec.newBuilder().setTrainLastBlocks(1))
+                .setHyperParameters(
+                    HyperParameters.newBuilder()
+                        .setMaxSequenceLength(32)
+                        .setEpochs(2)
+                        .setHeadEpochs(1)
+                        .setBatchSize(16))
+                .setSplit(
+                    SplitSpec.newBuilder()
+                        .setValidationFraction(0.2)
+                        .setTestFraction(0.2)
+                        .setMaxTrainExamples(96))
+                .build());
+    double accuracy = done.getTestMetricsOrThrow("test_accuracy");
+    System.out.println("text GRADUAL through gRPC: test accuracy " + accuracy);
+    assertTrue(accuracy >= 0.7, "GRADUAL test accuracy " + accuracy);
+    assertEquals(Set.of("encoder.layer.5", "head"), changedBlocks(exported(done)));
+  }
+
+  @Test
+  void fromScratchChangesEveryEncoderInitializer() throws Exception {
+    Run done =
+        runToEnd(
+            request(Strategy.FROM_SCRATCH, "spam-scratch")
+                .setHyperParameters(
+                    HyperParameters.newBuilder()
+                        .setMaxSequenceLength(32)
+                        .setEpochs(1)
+                        .setBatchSize(16))
+                .setSplit(
+                    SplitSpec.newBuilder()
+                        .setValidationFraction(0.2)
+                        .setTestFraction(0.2)
+                        .setMaxTrainExamples(96))
+                .build());
+    assertFalse(done.getFeatureCache());
+    System.out.println(
+        "text FROM_SCRATCH through gRPC: test accuracy "
+            + done.getTestMetricsOrThrow("test_accuracy"));
+    ModelProto exported = exported(done);
+    Map<String, float[]> minilm =
+        floats(OnnxImport.load(baseModels.file(BaseModelBootstrap.MINILM)));
+    int compared = 0;
+    java.util.List<String> kept = new java.util.ArrayList<>();
+    for (Map.Entry<String, float[]> e : floats(exported).entrySet()) {
+      float[] was = minilm.get(e.getKey());
+      if (!e.getKey().startsWith("head.") && was != null) {
+        compared++;
+        if (java.util.Arrays.equals(was, e.getValue())) {
+          kept.add(e.getKey());
+        }
+      }
+    }
+    assertEquals(java.util.List.of(), kept, "pre-trained initializers left in FROM_SCRATCH");
+    assertEquals(
+        GraphParameters.of(exported).weights().size() - 2, compared, "every encoder weight");
+  }
+
+  /** The blocks (or "head") whose initializers differ from MiniLM's. */
+  private Set<String> changedBlocks(ModelProto exported) throws Exception {
+    Map<String, float[]> minilm =
+        floats(OnnxImport.load(baseModels.file(BaseModelBootstrap.MINILM)));
+    Map<String, String> blockOf = new HashMap<>();
+    GraphParameters.of(exported).all().forEach(p -> blockOf.put(p.name(), p.block()));
+    Set<String> changed = new HashSet<>();
+    for (Map.Entry<String, float[]> e : floats(exported).entrySet()) {
+      float[] was = minilm.get(e.getKey());
+      if (e.getKey().startsWith("head.")) {
+        changed.add("head");
+      } else if (was != null && maxAbsDiff(was, e.getValue()) > 0) {
+        changed.add(blockOf.get(e.getKey()));
+      }
+    }
+    return changed;
   }
 
   @Test
