@@ -127,6 +127,13 @@ public class RunStore {
     r.updatedAt = now();
   }
 
+  /** Records the library versions of the trainer that trains the run. */
+  @Transactional
+  public void trainedWith(long id, Map<String, String> versions) {
+    fence(id);
+    find(id).versions = new LinkedHashMap<>(versions);
+  }
+
   /** Records one epoch's metrics, replacing values of that epoch recorded before a resume. */
   @Transactional
   public void epoch(long id, int epoch, Map<String, Double> values) {

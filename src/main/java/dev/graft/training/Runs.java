@@ -123,7 +123,7 @@ public class Runs {
             baseModelId,
             dataset.id,
             parentRunId,
-            job.versions(),
+            job.queuedVersions(),
             maxAttempts == 0 ? config.autoResumeAttempts() : maxAttempts);
     events.status(id, RunStatus.QUEUED, "");
     RunView queued = store.view(id);

@@ -78,7 +78,20 @@ public class TrainingJob {
     this.graftVersion = graftVersion;
   }
 
-  /** Library versions recorded with every run and written into every exported model. */
+  /**
+   * The versions a run records when it is queued: only what the queueing process knows without
+   * loading a native library (an api process loads neither libtorch nor ONNX Runtime). The trainer
+   * that trains the run replaces them with its own {@link #versions()}.
+   */
+  public Map<String, String> queuedVersions() {
+    Map<String, String> v = new LinkedHashMap<>();
+    v.put("graft", graftVersion);
+    v.put("djl", Engine.getDjlVersion());
+    v.put("java", System.getProperty("java.version"));
+    return v;
+  }
+
+  /** Library versions of the process that trains: recorded with the run, written into its model. */
   public Map<String, String> versions() {
     Map<String, String> v = new LinkedHashMap<>();
     v.put("graft", graftVersion);
@@ -135,6 +148,7 @@ public class TrainingJob {
             counts.total(),
             cache,
             labels);
+        store.trainedWith(runId, versions());
         BatchSource raw =
             tokenizer != null
                 ? BatchSource.text(

@@ -10,6 +10,7 @@ import dev.graft.api.v1.DatasetServiceGrpc;
 import dev.graft.api.v1.DatasetSource;
 import dev.graft.api.v1.Device;
 import dev.graft.api.v1.ExperimentServiceGrpc;
+import dev.graft.api.v1.GetRunRequest;
 import dev.graft.api.v1.HyperParameters;
 import dev.graft.api.v1.InferenceServiceGrpc;
 import dev.graft.api.v1.Input;
@@ -50,9 +51,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Scale-out across processes, as on Kubernetes but without it: one PostgreSQL (started here) and
- * one artifact directory shared by an {@code api}, a {@code trainer}, two {@code inference}
- * processes and the process that trains. WatchRun through the api process streams a run trained in
- * another process; a version published and an alias moved through the api reach both inference
+ * one artifact directory shared by an {@code api}, a {@code trainer} and two {@code inference}
+ * processes. Runs are queued through the api and claimed by the trainer; WatchRun through the api
+ * process streams them; a version published and an alias moved through the api reach both inference
  * processes (whose alias cache is set to an hour, so that only the notification can explain it)
  * within the bound; the inference role refuses training and never loads libtorch; start time and
  * RSS of every role are logged.
@@ -120,12 +121,8 @@ class ScaleOutServingIT {
     ManagedChannel inference1 = start("inference-1", "inference", inferenceArgs);
     ManagedChannel inference2 = start("inference-2", "inference", inferenceArgs);
     ManagedChannel trainer = start("trainer", "trainer", small);
-    // Until the queue helper's claim loop is merged a trainer trains only what it queued itself,
-    // so the process that trains here is graft.role=all on the shared database. When merging the
-    // queue branch the lead switches this to StartRun on the api and training by the trainer.
-    ManagedChannel trains = start("all-trains", "all", List.of());
 
-    for (ManagedChannel c : List.of(api, inference1, inference2, trainer, trains)) {
+    for (ManagedChannel c : List.of(api, inference1, inference2, trainer)) {
       assertEquals(ServingStatus.SERVING, health(c, ""));
     }
     assertFalse(mapped(started.get(1).handle().pid(), "libtorch"), "inference loads no libtorch");
@@ -161,7 +158,7 @@ class ScaleOutServingIT {
         Status.Code.NOT_FOUND,
         expectFailure(() -> health(inference2, "graft.v1.TrainingService")).getStatus().getCode());
 
-    // Data and a base model through the api process; the training process trains.
+    // Data, base model and runs through the api process; the trainer claims and trains them.
     DatasetServiceGrpc.newBlockingStub(api)
         .registerDataset(
             RegisterDatasetRequest.newBuilder()
@@ -175,7 +172,7 @@ class ScaleOutServingIT {
             .createExperiment(CreateExperimentRequest.newBuilder().setName("scale-out").build())
             .getId();
     long pretraining =
-        ModelServiceGrpc.newBlockingStub(trains)
+        ModelServiceGrpc.newBlockingStub(api)
             .pretrainBaseModel(
                 PretrainBaseModelRequest.newBuilder()
                     .setName("it-base")
@@ -202,10 +199,15 @@ class ScaleOutServingIT {
             .setDevice(Device.CPU)
             .setModelName("scaled")
             .build();
-    long first = TrainingServiceGrpc.newBlockingStub(trains).startRun(run).getId();
+    long first = TrainingServiceGrpc.newBlockingStub(api).startRun(run).getId();
     List<RunEvent> firstEvents = watchAll(api, first);
     assertWatchedLive(firstEvents, "run " + first);
     assertTrue(firstEvents.stream().anyMatch(RunEvent::hasExport), firstEvents.toString());
+    String owner =
+        TrainingServiceGrpc.newBlockingStub(api)
+            .getRun(GetRunRequest.newBuilder().setRunId(first).build())
+            .getOwner();
+    assertTrue(owner.startsWith("trainer@"), "trained by the trainer process, not " + owner);
 
     ModelRef latest = ModelRef.newBuilder().setName("scaled").setAlias("latest").build();
     ModelRef prod = ModelRef.newBuilder().setName("scaled").setAlias("prod").build();
@@ -213,9 +215,9 @@ class ScaleOutServingIT {
       assertEquals(1, predict(c, latest).getModelVersion());
     }
 
-    // A new version: its run publishes it and moves latest (in the training process).
+    // A new version: its run publishes it and moves latest (in the trainer process).
     long second =
-        TrainingServiceGrpc.newBlockingStub(trains)
+        TrainingServiceGrpc.newBlockingStub(api)
             .startRun(run.toBuilder().setSeed(2).build())
             .getId();
     List<RunEvent> secondEvents = watchAll(api, second);
