@@ -486,18 +486,8 @@ final class Kernels {
     }
     NDArray x = nd(a, c);
     NDArray y = nd(b, c);
-    switch (op) {
-      case "Add":
-        return x.add(y);
-      case "Sub":
-        return x.sub(y);
-      case "Mul":
-        return x.mul(y);
-      case "Div":
-        return intDiv(x, x.div(y));
-      default:
-        return x.pow(y);
-    }
+    NDArray result = tensorBinary(op, x, y);
+    return "Div".equals(op) ? intDiv(x, result) : result;
   }
 
   private static NDArray tensorBinary(String op, NDArray x, NDArray y) {
