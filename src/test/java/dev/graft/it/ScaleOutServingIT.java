@@ -51,8 +51,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Scale-out across processes, as on Kubernetes but without it: one PostgreSQL (started here) and
- * one artifact directory shared by an {@code api}, a {@code trainer} and two {@code inference}
- * processes. Runs are queued through the api and claimed by the trainer; WatchRun through the api
+ * one artifact directory shared by an {@code api}, two {@code trainer} and two {@code inference}
+ * processes. Runs are queued through the api and claimed by a trainer; WatchRun through the api
  * process streams them; a version published and an alias moved through the api reach both inference
  * processes (whose alias cache is set to an hour, so that only the notification can explain it)
  * within the bound; the inference role refuses training and never loads libtorch; start time and
@@ -120,9 +120,10 @@ class ScaleOutServingIT {
     ManagedChannel api = start("api", "api", small);
     ManagedChannel inference1 = start("inference-1", "inference", inferenceArgs);
     ManagedChannel inference2 = start("inference-2", "inference", inferenceArgs);
-    ManagedChannel trainer = start("trainer", "trainer", small);
+    ManagedChannel trainer = start("trainer-1", "trainer", small);
+    ManagedChannel trainer2 = start("trainer-2", "trainer", small);
 
-    for (ManagedChannel c : List.of(api, inference1, inference2, trainer)) {
+    for (ManagedChannel c : List.of(api, inference1, inference2, trainer, trainer2)) {
       assertEquals(ServingStatus.SERVING, health(c, ""));
     }
     assertFalse(mapped(started.get(1).handle().pid(), "libtorch"), "inference loads no libtorch");
@@ -207,7 +208,7 @@ class ScaleOutServingIT {
         TrainingServiceGrpc.newBlockingStub(api)
             .getRun(GetRunRequest.newBuilder().setRunId(first).build())
             .getOwner();
-    assertTrue(owner.startsWith("trainer@"), "trained by the trainer process, not " + owner);
+    assertTrue(owner.startsWith("trainer@"), "trained by a trainer process, not " + owner);
 
     ModelRef latest = ModelRef.newBuilder().setName("scaled").setAlias("latest").build();
     ModelRef prod = ModelRef.newBuilder().setName("scaled").setAlias("prod").build();
