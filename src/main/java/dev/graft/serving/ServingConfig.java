@@ -69,6 +69,14 @@ public interface ServingConfig {
   @WithDefault("30s")
   Duration reconcileInterval();
 
+  /**
+   * On SIGTERM, how long a serving process waits for the inference calls and streams in flight to
+   * finish (new ones are refused with UNAVAILABLE) before the gRPC server stops and cancels the
+   * rest. Keep it under the pod's terminationGracePeriodSeconds.
+   */
+  @WithDefault("20s")
+  Duration drainTimeout();
+
   /** Most examples in one Predict or ModelInfer request; more is RESOURCE_EXHAUSTED. */
   @WithDefault("256")
   int maxRequestInputs();

@@ -2,6 +2,7 @@ package dev.graft.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
@@ -18,6 +19,8 @@ import dev.graft.api.v1.ModelRef;
 import dev.graft.api.v1.ModelServiceGrpc;
 import dev.graft.api.v1.PredictRequest;
 import dev.graft.api.v1.PredictResponse;
+import dev.graft.api.v1.PredictStreamRequest;
+import dev.graft.api.v1.PredictStreamResponse;
 import dev.graft.api.v1.PretrainBaseModelRequest;
 import dev.graft.api.v1.RegisterDatasetRequest;
 import dev.graft.api.v1.RunEvent;
@@ -35,6 +38,7 @@ import grpc.health.v1.HealthOuterClass.HealthCheckResponse.ServingStatus;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -45,6 +49,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -268,6 +273,64 @@ class ScaleOutServingIT {
     assertFalse(mapped(started.get(1).handle().pid(), "libtorch"), "inference never loaded it");
     assertFalse(mapped(started.get(2).handle().pid(), "libtorch"), "inference never loaded it");
     assertFalse(mapped(started.get(0).handle().pid(), "libtorch"), "the api trained nothing");
+
+    // SIGTERM to an inference replica drains it: a stream open at that moment is still answered
+    // and completes normally, a new call is refused with the retryable UNAVAILABLE, and the process
+    // exits once the stream has ended.
+    GraftProcess leaving = started.get(2);
+    LinkedBlockingQueue<Object> got = new LinkedBlockingQueue<>();
+    StreamObserver<PredictStreamRequest> stream =
+        InferenceServiceGrpc.newStub(inference2)
+            .withDeadlineAfter(2, TimeUnit.MINUTES)
+            .predictStream(
+                new StreamObserver<>() {
+                  @Override
+                  public void onNext(PredictStreamResponse r) {
+                    got.add(r);
+                  }
+
+                  @Override
+                  public void onError(Throwable t) {
+                    got.add(t);
+                  }
+
+                  @Override
+                  public void onCompleted() {
+                    got.add("completed");
+                  }
+                });
+    stream.onNext(streamRequest("before", prod));
+    assertTrue(got.poll(30, TimeUnit.SECONDS) instanceof PredictStreamResponse, got.toString());
+    long sigterm = System.nanoTime();
+    leaving.terminate();
+    StatusRuntimeException refusedNew = null;
+    while (refusedNew == null && System.nanoTime() - sigterm < 10_000_000_000L) {
+      try {
+        predict(inference2, prod);
+        Thread.sleep(50); // the shutdown has not reached the drain yet
+      } catch (StatusRuntimeException e) {
+        refusedNew = e;
+      }
+    }
+    assertNotNull(refusedNew, "a new call was still served 10 s after SIGTERM");
+    assertEquals(Status.Code.UNAVAILABLE, refusedNew.getStatus().getCode(), refusedNew.toString());
+    assertEquals(
+        "this Graft replica is shutting down; retry the call (another replica serves it)",
+        refusedNew.getStatus().getDescription());
+    stream.onNext(streamRequest("during", prod));
+    Object during = got.poll(30, TimeUnit.SECONDS);
+    assertTrue(
+        during instanceof PredictStreamResponse, "stream answered while draining: " + during);
+    assertEquals(2, ((PredictStreamResponse) during).getResponse().getModelVersion());
+    stream.onCompleted();
+    assertEquals("completed", got.poll(30, TimeUnit.SECONDS));
+    assertTrue(leaving.awaitExit(Duration.ofSeconds(30)), "the drained replica exits");
+    measured.put(
+        "drain",
+        String.format(
+            "inference-2 drained an open stream and exited %.1f s after SIGTERM",
+            (System.nanoTime() - sigterm) / 1e9));
+    assertEquals(2, predict(inference1, prod).getModelVersion(), "the other replica still serves");
     System.out.println("ScaleOutServingIT summary:");
     measured.values().forEach(v -> System.out.println("  " + v));
   }
@@ -330,6 +393,18 @@ class ScaleOutServingIT {
                     Input.newBuilder()
                         .setImage(ByteString.copyFrom(ServingFixtures.png(new Random(3)))))
                 .build());
+  }
+
+  private static PredictStreamRequest streamRequest(String id, ModelRef ref) throws IOException {
+    return PredictStreamRequest.newBuilder()
+        .setId(id)
+        .setRequest(
+            PredictRequest.newBuilder()
+                .setModel(ref)
+                .addInputs(
+                    Input.newBuilder()
+                        .setImage(ByteString.copyFrom(ServingFixtures.png(new Random(3))))))
+        .build();
   }
 
   private static ServingStatus health(ManagedChannel c, String service) {
