@@ -45,6 +45,9 @@ public class Bus {
   /** Model registry changes (database triggers): {@code {model, alias|version}}. */
   public static final String MODELS = "graft_models";
 
+  /** A run became QUEUED (database trigger, V19): its id. Trainers wake and claim. */
+  public static final String RUN_QUEUE = "graft_run_queue";
+
   private static final Logger LOG = Logger.getLogger(Bus.class);
   private static final int QUEUE = 10_000;
 
@@ -154,7 +157,7 @@ public class Bus {
             url,
             user,
             password.orElse(null),
-            List.of(RUN_EVENTS, MODELS),
+            List.of(RUN_EVENTS, MODELS, RUN_QUEUE),
             this::dispatch,
             config.maxReconnectBackoff());
     listener.onReconnect(() -> reconnectActions.forEach(Runnable::run));
@@ -163,7 +166,8 @@ public class Bus {
     t.setDaemon(true);
     t.start();
     sender = t;
-    LOG.infof("Cross-process notifications on (%s, %s) as %s", RUN_EVENTS, MODELS, origin);
+    LOG.infof(
+        "Cross-process notifications on (%s, %s, %s) as %s", RUN_EVENTS, MODELS, RUN_QUEUE, origin);
   }
 
   /** After the scheduler marked its runs (priority 1), before the database stops. */

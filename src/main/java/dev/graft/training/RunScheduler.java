@@ -2,6 +2,7 @@ package dev.graft.training;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
+import dev.graft.bus.Bus;
 import dev.graft.core.DatabaseConfig;
 import dev.graft.core.RoleConfig;
 import dev.graft.core.ServiceRole;
@@ -43,6 +44,7 @@ public class RunScheduler {
   /** A run this process trains: its stop token and lease. */
   private record Active(CancelToken token, RunStore.Lease lease) {}
 
+  private final Bus bus;
   private final RunStore store;
   private final RunEventHub events;
   private final TrainingJob job;
@@ -75,7 +77,9 @@ public class RunScheduler {
       TrainingConfig config,
       StorageConfig storage,
       RoleConfig roles,
-      DatabaseConfig database) {
+      DatabaseConfig database,
+      Bus bus) {
+    this.bus = bus;
     this.store = store;
     this.storage = storage;
     this.dataDir = storage.dir().toAbsolutePath().normalize().toString();
@@ -122,6 +126,8 @@ public class RunScheduler {
     if (!role.trains()) {
       return; // api and inference never claim, sweep or train
     }
+    // A run queued by any process wakes the queue loop at once (polling stays the safety net).
+    bus.subscribe(Bus.RUN_QUEUE, id -> wake());
     if (ownsDatabase) {
       // Every RUNNING run is a previous incarnation's: INTERRUPTED at once, as before leases
       // existed; ResumeRun continues it (the all-in-one service does not resume by itself).

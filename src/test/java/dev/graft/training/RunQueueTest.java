@@ -115,6 +115,46 @@ class RunQueueTest extends GraftTest {
   }
 
   @Test
+  void aRunBecomingQueuedNotifiesTheTrainersWhicheverProcessQueuedIt() throws Exception {
+    try (Connection listening = dataSource.getConnection()) {
+      listening.setAutoCommit(true);
+      try (var s = listening.createStatement()) {
+        s.execute("LISTEN graft_run_queue");
+      }
+      org.postgresql.PGConnection pg = listening.unwrap(org.postgresql.PGConnection.class);
+
+      long id = queue(1);
+      assertEquals(List.of(String.valueOf(id)), notifications(pg), "queued by StartRun's insert");
+
+      try (Connection c = dataSource.getConnection();
+          PreparedStatement s = c.prepareStatement("UPDATE run SET status = ? WHERE id = ?")) {
+        s.setLong(2, id);
+        s.setString(1, "INTERRUPTED");
+        s.executeUpdate();
+        assertEquals(List.of(), notifications(pg), "no notification for other statuses");
+        s.setString(1, "QUEUED");
+        s.executeUpdate();
+      }
+      assertEquals(List.of(String.valueOf(id)), notifications(pg), "queued again (a resume)");
+    }
+  }
+
+  /** The graft_run_queue payloads that arrive within a second. */
+  private static List<String> notifications(org.postgresql.PGConnection pg) throws SQLException {
+    List<String> out = new ArrayList<>();
+    long deadline = System.nanoTime() + 1_000_000_000L;
+    while (System.nanoTime() < deadline) {
+      org.postgresql.PGNotification[] got = pg.getNotifications(100);
+      if (got != null) {
+        for (org.postgresql.PGNotification n : got) {
+          out.add(n.getParameter());
+        }
+      }
+    }
+    return out;
+  }
+
+  @Test
   void twoTrainersClaimingOneRunAtOnceExactlyOneWins() throws Exception {
     ExecutorService two = Executors.newFixedThreadPool(2);
     try {
