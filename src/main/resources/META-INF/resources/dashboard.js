@@ -257,7 +257,48 @@ async function showComparison(id) {
         .map(x => [x.trainingExamples, x.testAccuracy]),
     })),
   });
+  if (c.probeStatus) showProbes(c);
   if (live) timer = setTimeout(route, 3000);
+}
+
+// The probe sweep of a comparison: validation accuracy of a linear probe at every cut point.
+function showProbes(c) {
+  const panel = el("div", { class: "panel", id: "probes" }, el("h2", {}, "Linear probes by cut point"));
+  app.append(panel);
+  if (c.probeStatus !== "SUCCEEDED") {
+    panel.append(el("p", { class: c.probeStatus === "FAILED" ? "error" : "muted", id: "probe-status" },
+      c.probeStatus === "FAILED" ? c.probeError : "probe sweep running…"));
+    return;
+  }
+  const sweep = c.probeSweep;
+  panel.append(el("p", { class: "muted", id: "probe-status" },
+    sweep.trainExamples + " training, " + sweep.validationExamples + " validation examples · features " +
+    fmt(sweep.featureSeconds, 2) + " s, whole sweep " + fmt(sweep.totalSeconds, 2) + " s · best: " + sweep.bestCutPoint));
+  const plot = el("div", { class: "chart", id: "probe-chart" });
+  const rows = el("tbody");
+  for (const p of sweep.probes) {
+    rows.append(el("tr", { class: p.name === sweep.bestCutPoint ? "best" : "" },
+      el("td", {}, p.name + (p.featureTensor ? " (feature tensor)" : "")), el("td", {}, p.tensor),
+      el("td", { class: "num" }, fmt(p.featureSize)), el("td", { class: "num" }, fmt(p.valAccuracy)),
+      el("td", { class: "num" }, fmt(p.valLoss)), el("td", { class: "num" }, p.l2.toExponential(0)),
+      el("td", { class: "num" }, fmt(p.trainSeconds, 2))));
+  }
+  const head = el("tr", {}, ["cut point", "tensor", "features", "val accuracy", "val loss", "L2", "solver s"]
+    .map(t => el("th", {}, t)));
+  panel.append(plot, el("table", { id: "probe-table" }, el("thead", {}, head), rows));
+  const chart = echarts.init(plot);
+  charts.push(chart);
+  chart.setOption({
+    animation: false,
+    tooltip: { trigger: "axis" },
+    grid: { left: 50, right: 30, top: 20, bottom: 60 },
+    xAxis: { type: "category", name: "cut point", nameLocation: "middle", nameGap: 40,
+      data: sweep.probes.map(p => p.name) },
+    yAxis: { type: "value", name: "val accuracy", min: 0, max: 1 },
+    series: [{ name: "val accuracy", type: "bar",
+      data: sweep.probes.map(p => ({ value: p.valAccuracy,
+        itemStyle: p.name === sweep.bestCutPoint ? { color: "#d9822b" } : undefined })) }],
+  });
 }
 
 // --- one run ------------------------------------------------------------------------------

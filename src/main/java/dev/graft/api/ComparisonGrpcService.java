@@ -12,6 +12,7 @@ import dev.graft.api.v1.SizeVerdict;
 import dev.graft.api.v1.SplitSpec;
 import dev.graft.api.v1.StartRunRequest;
 import dev.graft.api.v1.Strategy;
+import dev.graft.comparison.ComparisonRecord;
 import dev.graft.comparison.ComparisonView;
 import dev.graft.comparison.Comparisons;
 import dev.graft.core.GraftException;
@@ -72,30 +73,39 @@ public class ComparisonGrpcService implements ComparisonService {
                 r.getSeed(),
                 r.getCutPointsList(),
                 r.getMaxSequenceLength()));
+    return toProto(
+        ComparisonView.ProbeSweep.of(result, (System.nanoTime() - start) / 1e9),
+        r.getBaseModel(),
+        r.getDataset());
+  }
+
+  static ProbeLayersResponse toProto(
+      ComparisonView.ProbeSweep sweep, String baseModel, String dataset) {
     ProbeLayersResponse.Builder b =
         ProbeLayersResponse.newBuilder()
-            .setBaseModel(r.getBaseModel())
-            .setDataset(r.getDataset())
-            .setBestCutPoint(result.best())
-            .setFeatureSeconds(result.featureSeconds())
-            .setTrainExamples(result.trainExamples())
-            .setValidationExamples(result.validationExamples())
-            .setSplitHash(result.splitHash())
-            .setProvider(result.provider());
-    for (LayerProbes.Probe p : result.probes()) {
+            .setBaseModel(baseModel)
+            .setDataset(dataset)
+            .setBestCutPoint(sweep.bestCutPoint())
+            .setFeatureSeconds(sweep.featureSeconds())
+            .setTotalSeconds(sweep.totalSeconds())
+            .setTrainExamples(sweep.trainExamples())
+            .setValidationExamples(sweep.validationExamples())
+            .setSplitHash(sweep.splitHash())
+            .setProvider(sweep.provider());
+    for (ComparisonView.Probe p : sweep.probes()) {
       b.addProbes(
           CutPointProbe.newBuilder()
-              .setName(p.cut().name())
-              .setTensor(p.cut().tensor())
-              .setFeatureSize(p.cut().featureSize())
-              .addAllShape(p.cut().shape())
+              .setName(p.name())
+              .setTensor(p.tensor())
+              .setFeatureSize(p.featureSize())
+              .addAllShape(p.shape())
               .setValAccuracy(p.valAccuracy())
               .setValLoss(p.valLoss())
               .setL2(p.l2())
-              .setTrainSeconds(p.seconds())
-              .setFeatureTensor(p.cut().last()));
+              .setTrainSeconds(p.trainSeconds())
+              .setFeatureTensor(p.featureTensor()));
     }
-    return b.setTotalSeconds((System.nanoTime() - start) / 1e9).build();
+    return b.build();
   }
 
   @Override
@@ -203,7 +213,15 @@ public class ComparisonGrpcService implements ComparisonService {
             r.getDataset(),
             strategies,
             sizes,
-            repeats),
+            repeats,
+            r.getProbeLayers()
+                ? new ComparisonRecord.ProbeRequest(
+                    validation,
+                    test,
+                    sizes.get(sizes.size() - 1),
+                    r.getSeed(),
+                    r.getHyperParameters().getMaxSequenceLength())
+                : null),
         runs);
   }
 
@@ -220,7 +238,12 @@ public class ComparisonGrpcService implements ComparisonService {
             .setRunsTotal(c.runsTotal())
             .setRecommendation(c.recommendation())
             .setCreateTime(ProtoTime.of(c.createdAt()))
-            .setSplitHash(c.splitHash());
+            .setSplitHash(c.splitHash())
+            .setProbeStatus(c.probeStatus())
+            .setProbeError(c.probeError());
+    if (c.probeSweep() != null) {
+      out.setProbeSweep(toProto(c.probeSweep(), c.baseModel(), c.dataset()));
+    }
     for (ComparisonView.Cell cell : c.cells()) {
       out.addCells(
           ComparisonCell.newBuilder()

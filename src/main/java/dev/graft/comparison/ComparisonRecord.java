@@ -51,4 +51,29 @@ public class ComparisonRecord {
 
   @Column(name = "created_at", nullable = false)
   public Instant createdAt;
+
+  /** What the probe sweep probes; null when the comparison asked for none. */
+  @JdbcTypeCode(SqlTypes.JSON)
+  @Column(name = "probe_request")
+  public ProbeRequest probeRequest;
+
+  /** The probe sweep once computed. */
+  @JdbcTypeCode(SqlTypes.JSON)
+  @Column(name = "probe_sweep")
+  public ComparisonView.ProbeSweep probeSweep;
+
+  /** Why the probe sweep failed or was dropped. */
+  @Column(name = "probe_error")
+  public String probeError;
+
+  /**
+   * The split a comparison's probe sweep uses: its runs' validation and test fractions and seed,
+   * with its largest training size.
+   */
+  public record ProbeRequest(
+      double validationFraction,
+      double testFraction,
+      int trainExamples,
+      long seed,
+      int maxSequenceLength) {}
 }

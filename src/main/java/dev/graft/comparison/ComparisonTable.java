@@ -231,6 +231,57 @@ final class ComparisonTable {
     return out.toString();
   }
 
+  /**
+   * What the linear probes say about where to cut: the best cut point against the base model's own
+   * feature tensor, and the StartRun setting that grafts there.
+   */
+  static String probeSentence(ComparisonView.ProbeSweep sweep) {
+    ComparisonView.Probe best = null;
+    ComparisonView.Probe own = null;
+    for (ComparisonView.Probe p : sweep.probes()) {
+      if (p.name().equals(sweep.bestCutPoint())) {
+        best = p;
+      }
+      if (p.featureTensor()) {
+        own = p;
+      }
+    }
+    if (best == null) {
+      return "";
+    }
+    String head =
+        String.format(
+            Locale.ROOT,
+            "Linear probes on the frozen backbone (%d training, %d validation examples, %d cut"
+                + " points): ",
+            sweep.trainExamples(),
+            sweep.validationExamples(),
+            sweep.probes().size());
+    if (own == null || own == best) {
+      return head
+          + String.format(
+              Locale.ROOT,
+              "the base model's own feature tensor ('%s', %d features) is the best cut point"
+                  + " (validation accuracy %.3f), so transfer learning needs no cut_point.",
+              best.name(),
+              best.featureSize(),
+              best.valAccuracy());
+    }
+    return head
+        + String.format(
+            Locale.ROOT,
+            "the best cut point is '%s' (%d features, validation accuracy %.3f, %+.3f over the"
+                + " base model's feature tensor '%s' at %.3f): start transfer learning with"
+                + " cut_point '%s'.",
+            best.name(),
+            best.featureSize(),
+            best.valAccuracy(),
+            best.valAccuracy() - own.valAccuracy(),
+            own.name(),
+            own.valAccuracy(),
+            best.name());
+  }
+
   private static Verdict first(List<Verdict> verdicts, boolean smallest) {
     Verdict out = null;
     for (Verdict v : verdicts) {

@@ -40,18 +40,21 @@ public class Comparisons {
   private final Experiments experiments;
   private final ComparisonRepository comparisons;
   private final ComparisonRunRepository members;
+  private final ComparisonProbes probes;
 
   Comparisons(
       Runs runs,
       RunStore store,
       Experiments experiments,
       ComparisonRepository comparisons,
-      ComparisonRunRepository members) {
+      ComparisonRunRepository members,
+      ComparisonProbes probes) {
     this.runs = runs;
     this.store = store;
     this.experiments = experiments;
     this.comparisons = comparisons;
     this.members = members;
+    this.probes = probes;
   }
 
   /** What a comparison asks for, before its runs exist. */
@@ -62,7 +65,8 @@ public class Comparisons {
       String dataset,
       List<Strategy> strategies,
       List<Integer> sizes,
-      int repeats) {}
+      int repeats,
+      ComparisonRecord.ProbeRequest probe) {}
 
   /** One run to queue: its cell and its full configuration. */
   public record NewRun(Strategy strategy, int trainingExamples, int repeat, RunSpec spec) {}
@@ -187,6 +191,9 @@ public class Comparisons {
       throw e;
     }
     LOG.infof("Comparison %d '%s' queued %d runs", id, request.name(), started.size());
+    if (request.probe() != null) {
+      probes.submit(id);
+    }
     return get(id);
   }
 
@@ -200,6 +207,7 @@ public class Comparisons {
     c.strategies = request.strategies().stream().map(Enum::name).toList();
     c.sizes = request.sizes();
     c.repeats = request.repeats();
+    c.probeRequest = request.probe();
     c.createdAt = Instant.now().truncatedTo(ChronoUnit.MICROS);
     comparisons.persist(c);
     return c.id;
@@ -241,8 +249,18 @@ public class Comparisons {
     }
     List<Strategy> strategies = c.strategies.stream().map(Strategy::valueOf).toList();
     ComparisonTable.Result t = ComparisonTable.compute(strategies, c.sizes, list);
+    String probeStatus;
+    if (c.probeRequest == null) {
+      probeStatus = "";
+    } else if (c.probeSweep != null) {
+      probeStatus = "SUCCEEDED";
+    } else if (c.probeError != null) {
+      probeStatus = "FAILED";
+    } else {
+      probeStatus = "RUNNING";
+    }
     String status;
-    if (t.done() < t.total()) {
+    if (t.done() < t.total() || probeStatus.equals("RUNNING")) {
       status = "RUNNING";
     } else if (c.cancelled) {
       status = "CANCELLED";
@@ -262,9 +280,14 @@ public class Comparisons {
         t.total(),
         t.cells(),
         t.verdicts(),
-        t.recommendation(),
+        c.probeSweep == null
+            ? t.recommendation()
+            : t.recommendation() + " " + ComparisonTable.probeSentence(c.probeSweep),
         c.createdAt,
-        t.splitHash());
+        t.splitHash(),
+        probeStatus,
+        c.probeSweep,
+        c.probeError == null ? "" : c.probeError);
   }
 
   /** Ids of the comparisons of an experiment (all when 0), newest first, at most {@code limit}. */
@@ -294,7 +317,11 @@ public class Comparisons {
 
   @Transactional
   void markCancelled(long id) {
-    find(id).cancelled = true;
+    ComparisonRecord c = find(id);
+    c.cancelled = true;
+    if (c.probeRequest != null && c.probeSweep == null && c.probeError == null) {
+      c.probeError = "cancelled with the comparison before the probe sweep ended";
+    }
   }
 
   @Transactional

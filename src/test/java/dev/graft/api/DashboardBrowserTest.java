@@ -155,6 +155,30 @@ class DashboardBrowserTest extends GraftTest {
       assertTrue(
           recommendation.contains("with 10 training examples transfer learning is best"),
           recommendation);
+      assertTrue(
+          recommendation.contains(
+              "the best cut point is 'features.1' (32 features, validation accuracy 0.850, +0.050"
+                  + " over the base model's feature tensor 'features.2' at 0.800): start transfer"
+                  + " learning with cut_point 'features.1'"),
+          recommendation);
+      wait.until(d -> !d.findElements(By.cssSelector("#probe-chart canvas")).isEmpty());
+      Object bars =
+          js.executeScript(
+              "const o = echarts.getInstanceByDom(document.getElementById('probe-chart'))"
+                  + ".getOption(); return o.xAxis[0].data.map((n, i) => n + '=' +"
+                  + " o.series[0].data[i].value)");
+      assertEquals(
+          List.of("features.0=0.55", "features.1=0.85", "features.2=0.8"),
+          bars,
+          "one bar per cut point, validation accuracy");
+      assertEquals(3, driver.findElements(By.cssSelector("#probe-table tbody tr")).size());
+      assertEquals(
+          "features.1",
+          driver
+              .findElement(By.cssSelector("#probe-table tbody tr.best td"))
+              .getText()
+              .split(" ")[0]);
+      assertTrue(driver.findElement(By.id("probe-status")).getText().contains("best: features.1"));
       save(driver, shots.resolve("dashboard-comparison.png"));
 
       List<LogEntry> errors =
@@ -221,6 +245,33 @@ class DashboardBrowserTest extends GraftTest {
     Files.copy(shot.toPath(), file, StandardCopyOption.REPLACE_EXISTING);
   }
 
+  /** A stored probe sweep as ComparisonProbes stores one: the middle cut point is best. */
+  private static final String PROBE_SWEEP =
+      "{\"probes\":["
+          + probe("features.0", "a", 16, 0.55, false)
+          + ","
+          + probe("features.1", "b", 32, 0.85, false)
+          + ","
+          + probe("features.2", "c", 64, 0.8, true)
+          + "],\"bestCutPoint\":\"features.1\",\"featureSeconds\":0.12,\"totalSeconds\":0.9,"
+          + "\"trainExamples\":40,\"validationExamples\":12,\"splitHash\":\"h\","
+          + "\"provider\":\"CPU\"}";
+
+  private static String probe(
+      String name, String tensor, int size, double accuracy, boolean featureTensor) {
+    return String.format(
+        java.util.Locale.ROOT,
+        "{\"name\":\"%s\",\"tensor\":\"%s\",\"featureSize\":%d,\"shape\":[%d,7,7],"
+            + "\"valAccuracy\":%s,\"valLoss\":0.5,\"l2\":0.001,\"trainSeconds\":0.2,"
+            + "\"featureTensor\":%s}",
+        name,
+        tensor,
+        size,
+        size,
+        accuracy,
+        featureTensor);
+  }
+
   private long comparison(long experiment, String name, String tag, Map<Long, List<String>> runs)
       throws Exception {
     try (Connection c = dataSource.getConnection()) {
@@ -228,11 +279,17 @@ class DashboardBrowserTest extends GraftTest {
       try (PreparedStatement st =
           c.prepareStatement(
               "INSERT INTO comparison (experiment_id, name, base_model, dataset, strategies, sizes,"
-                  + " repeats, created_at) VALUES (?, ?, 'fixture', ?, "
-                  + "'[\"TRANSFER_LEARNING\",\"FINE_TUNING\"]', '[10,40]', 1, now()) RETURNING id")) {
+                  + " repeats, created_at, probe_request, probe_sweep) VALUES (?, ?, 'fixture', ?, "
+                  + "'[\"TRANSFER_LEARNING\",\"FINE_TUNING\"]', '[10,40]', 1, now(), ?::jsonb,"
+                  + " ?::jsonb) RETURNING id")) {
         st.setLong(1, experiment);
         st.setString(2, name);
         st.setString(3, "dash-data-" + tag);
+        st.setString(
+            4,
+            "{\"validationFraction\":0.2,\"testFraction\":0.2,\"trainExamples\":40,\"seed\":1,"
+                + "\"maxSequenceLength\":0}");
+        st.setString(5, PROBE_SWEEP);
         try (ResultSet rs = st.executeQuery()) {
           rs.next();
           id = rs.getLong(1);

@@ -10,10 +10,13 @@ import dev.graft.api.v1.CompareStrategiesRequest;
 import dev.graft.api.v1.Comparison;
 import dev.graft.api.v1.ComparisonCell;
 import dev.graft.api.v1.ComparisonServiceGrpc;
+import dev.graft.api.v1.CutPointProbe;
 import dev.graft.api.v1.GetComparisonRequest;
 import dev.graft.api.v1.GetRunRequest;
 import dev.graft.api.v1.HyperParameters;
 import dev.graft.api.v1.ListRunsRequest;
+import dev.graft.api.v1.ProbeLayersRequest;
+import dev.graft.api.v1.ProbeLayersResponse;
 import dev.graft.api.v1.Run;
 import dev.graft.api.v1.RunStatus;
 import dev.graft.api.v1.SplitSpec;
@@ -84,6 +87,8 @@ class CompareStrategiesTest extends GraftTest {
     Comparison done = seen.get(seen.size() - 1);
     assertEquals("SUCCEEDED", done.getStatus(), done.toString());
     assertEquals(4, done.getRunsDone());
+    assertEquals("", done.getProbeStatus(), "no probe sweep asked for");
+    assertFalse(done.hasProbeSweep());
     assertTrue(seen.size() >= 2, "progress before the final table: " + seen.size());
     assertEquals(
         done,
@@ -150,6 +155,62 @@ class CompareStrategiesTest extends GraftTest {
     for (ComparisonCell cell : done.getCellsList()) {
       assertTrue(listed.contains(cell.getRunIds(0)));
     }
+  }
+
+  @Test
+  void aComparisonWithProbeLayersStoresTheSweepOnItsSplitAndNamesTheBestCutPoint() {
+    Comparison queued =
+        comparisons.compareStrategies(
+            request("with-probes")
+                .clearStrategies()
+                .addStrategies(Strategy.TRANSFER_LEARNING)
+                .clearTrainingSizes()
+                .addTrainingSizes(1.0)
+                .setProbeLayers(true)
+                .build());
+    assertEquals("RUNNING", queued.getStatus());
+    List<Comparison> seen = new ArrayList<>();
+    comparisons
+        .withDeadlineAfter(5, TimeUnit.MINUTES)
+        .watchComparison(GetComparisonRequest.newBuilder().setComparisonId(queued.getId()).build())
+        .forEachRemaining(seen::add);
+    Comparison done = seen.get(seen.size() - 1);
+    assertEquals("SUCCEEDED", done.getStatus(), done.toString());
+    assertEquals("SUCCEEDED", done.getProbeStatus(), done.getProbeError());
+    assertEquals("", done.getProbeError());
+    ProbeLayersResponse sweep = done.getProbeSweep();
+    assertEquals(
+        List.of("features.0", "features.1", "features.2"),
+        sweep.getProbesList().stream().map(CutPointProbe::getName).toList());
+    assertEquals(TrainingFixtures.BASE, sweep.getBaseModel());
+    // The comparison's split: its largest size (all 72 training examples), its validation set.
+    assertEquals(72, sweep.getTrainExamples());
+    assertEquals(24, sweep.getValidationExamples());
+    assertEquals(done.getSplitHash(), sweep.getSplitHash(), "the runs' own split");
+
+    // The same numbers ProbeLayers gives for that split and seed.
+    ProbeLayersResponse direct =
+        comparisons.probeLayers(
+            ProbeLayersRequest.newBuilder()
+                .setBaseModel(TrainingFixtures.BASE)
+                .setDataset(TrainingFixtures.TARGET)
+                .setSplit(SplitSpec.newBuilder().setValidationFraction(0.2).setTestFraction(0.2))
+                .setSeed(3)
+                .build());
+    assertEquals(direct.getBestCutPoint(), sweep.getBestCutPoint());
+    for (int i = 0; i < direct.getProbesCount(); i++) {
+      assertEquals(direct.getProbes(i).getValAccuracy(), sweep.getProbes(i).getValAccuracy());
+      assertEquals(direct.getProbes(i).getL2(), sweep.getProbes(i).getL2());
+    }
+
+    // Stored: read back as it was; the recommendation says where to cut.
+    assertEquals(
+        done,
+        comparisons.getComparison(
+            GetComparisonRequest.newBuilder().setComparisonId(queued.getId()).build()));
+    String text = done.getRecommendation();
+    assertTrue(text.contains("Linear probes on the frozen backbone (72 training"), text);
+    assertTrue(text.contains("'" + sweep.getBestCutPoint() + "'"), text);
   }
 
   @Test
