@@ -9,11 +9,9 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import com.google.protobuf.ByteString;
 import dev.graft.api.v1.DownloadModelVersionRequest;
-import dev.graft.api.v1.DownloadModelVersionResponse;
 import dev.graft.api.v1.ExperimentServiceGrpc;
 import dev.graft.api.v1.FreezeSpec;
 import dev.graft.api.v1.ModelRef;
-import dev.graft.api.v1.ModelServiceGrpc;
 import dev.graft.api.v1.Run;
 import dev.graft.api.v1.RunStatus;
 import dev.graft.api.v1.SearchRunsRequest;
@@ -23,7 +21,6 @@ import dev.graft.support.GraftTest;
 import io.grpc.Status.Code;
 import io.quarkus.test.junit.QuarkusTest;
 import java.time.Duration;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -146,22 +143,15 @@ class CutPointRunTest extends GraftTest {
 
   private ModelProto download(String ref) throws Exception {
     String model = ref.substring(0, ref.indexOf(':'));
-    Iterator<DownloadModelVersionResponse> chunks =
-        ModelServiceGrpc.newBlockingStub(channel)
-            .downloadModelVersion(
-                DownloadModelVersionRequest.newBuilder()
-                    .setModel(
-                        ModelRef.newBuilder()
-                            .setName(model)
-                            .setVersion(Integer.parseInt(ref.substring(ref.indexOf(':') + 1))))
-                    .build());
-    ByteString bytes = ByteString.EMPTY;
-    while (chunks.hasNext()) {
-      DownloadModelVersionResponse r = chunks.next();
-      if (r.hasChunk()) {
-        bytes = bytes.concat(r.getChunk());
-      }
-    }
+    ByteString bytes =
+        TrainingFixtures.download(
+            channel,
+            DownloadModelVersionRequest.newBuilder()
+                .setModel(
+                    ModelRef.newBuilder()
+                        .setName(model)
+                        .setVersion(Integer.parseInt(ref.substring(ref.indexOf(':') + 1))))
+                .build());
     return ModelProto.parseFrom(bytes);
   }
 }

@@ -2,14 +2,34 @@ package dev.graft.training;
 
 import static dev.graft.training.TrainingFixtures.awaitEnd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.ByteString;
+import dev.graft.api.v1.CompareStrategiesRequest;
+import dev.graft.api.v1.Comparison;
+import dev.graft.api.v1.ComparisonCell;
+import dev.graft.api.v1.ComparisonServiceGrpc;
+import dev.graft.api.v1.CutPointProbe;
 import dev.graft.api.v1.DatasetServiceGrpc;
 import dev.graft.api.v1.DatasetSource;
 import dev.graft.api.v1.Device;
+import dev.graft.api.v1.DownloadModelVersionRequest;
+import dev.graft.api.v1.GetComparisonRequest;
+import dev.graft.api.v1.GetRunRequest;
 import dev.graft.api.v1.HyperParameters;
+import dev.graft.api.v1.InferenceServiceGrpc;
+import dev.graft.api.v1.Input;
+import dev.graft.api.v1.ListRunsRequest;
+import dev.graft.api.v1.ModelRef;
 import dev.graft.api.v1.ModelServiceGrpc;
+import dev.graft.api.v1.PredictRequest;
+import dev.graft.api.v1.PredictResponse;
 import dev.graft.api.v1.PretrainBaseModelRequest;
+import dev.graft.api.v1.ProbeLayersRequest;
+import dev.graft.api.v1.ProbeLayersResponse;
 import dev.graft.api.v1.RegisterDatasetRequest;
 import dev.graft.api.v1.Run;
 import dev.graft.api.v1.RunStatus;
@@ -22,6 +42,8 @@ import dev.graft.data.Datasets;
 import dev.graft.support.GraftTest;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,7 +51,13 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -142,6 +170,130 @@ class DefaultsAcceptanceTest extends GraftTest {
             .toArray();
     int[] epochs = ints(System.getProperty("graft.acceptance.grid-epochs", "20,60"));
     var training = TrainingServiceGrpc.newBlockingStub(channel);
+
+    // The default run of every (size, strategy) comes from one CompareStrategies call, with the
+    // probe sweep: the same StartRun requests (split, seed, size) as the grid's runs below.
+    Comparison compared = compare(experiment, sizes, strategies);
+    assertEquals("SUCCEEDED", compared.getStatus(), compared.toString());
+    assertEquals(sizes.length * strategies.size(), compared.getCellsCount());
+    assertEquals(sizes.length, compared.getVerdictsCount());
+    assertFalse(compared.getRecommendation().isBlank());
+    System.out.println("ACCEPTANCE-10 recommendation: " + compared.getRecommendation());
+    Map<String, ComparisonCell> cells = new HashMap<>();
+    Set<String> splits = new HashSet<>();
+    List<Long> listed =
+        training
+            .listRuns(
+                ListRunsRequest.newBuilder().setExperimentId(experiment).setPageSize(1000).build())
+            .getRunsList()
+            .stream()
+            .map(Run::getId)
+            .toList();
+    for (ComparisonCell cell : compared.getCellsList()) {
+      cells.put(cell.getTrainingExamples() + " " + cell.getStrategy(), cell);
+      assertEquals(1, cell.getRunsSucceeded(), cell.toString());
+      Run run = training.getRun(GetRunRequest.newBuilder().setRunId(cell.getRunIds(0)).build());
+      assertEquals(run.getTestMetricsOrThrow("test_accuracy"), cell.getTestAccuracy(), 1e-12);
+      assertTrue(listed.contains(run.getId()), "comparison runs are listed like any other");
+      splits.add(run.getSplitHash());
+    }
+    assertEquals(Set.of(compared.getSplitHash()), splits, "one split for every cell");
+
+    // The probe sweep: every block of cnn-small with an accuracy, in seconds, the same as a
+    // ProbeLayers call on that split; a run from the best cut point reproduces its probe.
+    assertEquals("SUCCEEDED", compared.getProbeStatus(), compared.getProbeError());
+    ProbeLayersResponse sweep = compared.getProbeSweep();
+    int largest = sizes[sizes.length - 1];
+    ProbeLayersResponse direct =
+        ComparisonServiceGrpc.newBlockingStub(channel)
+            .probeLayers(
+                ProbeLayersRequest.newBuilder()
+                    .setBaseModel("cnn-small-fmnist")
+                    .setDataset("mnist-digits")
+                    .setSplit(split(0))
+                    .setSeed(7)
+                    .setMaxTrainExamples(largest)
+                    .build());
+    assertEquals(
+        List.of("features.0", "features.1", "features.2"),
+        sweep.getProbesList().stream().map(CutPointProbe::getName).toList());
+    assertEquals(
+        direct.getProbesList().stream().map(CutPointProbe::getName).toList(),
+        sweep.getProbesList().stream().map(CutPointProbe::getName).toList());
+    assertEquals(
+        direct.getSplitHash(), compared.getSplitHash(), "the sweep used the comparison's split");
+    for (int i = 0; i < sweep.getProbesCount(); i++) {
+      CutPointProbe p = sweep.getProbes(i);
+      assertEquals(p.getValAccuracy(), direct.getProbes(i).getValAccuracy(), p.getName());
+      assertTrue(p.getValAccuracy() > 0.1 && p.getValAccuracy() <= 1, p.toString());
+      System.out.printf(
+          "ACCEPTANCE-10 probe | %s | %d features | val accuracy %.4f | l2 %.0e | %.2f s%n",
+          p.getName(), p.getFeatureSize(), p.getValAccuracy(), p.getL2(), p.getTrainSeconds());
+    }
+    System.out.printf(
+        "ACCEPTANCE-10 probe sweep: %d training, %d validation examples, features %.2f s, total"
+            + " %.2f s (comparison), %.2f s (ProbeLayers)%n",
+        sweep.getTrainExamples(),
+        sweep.getValidationExamples(),
+        sweep.getFeatureSeconds(),
+        sweep.getTotalSeconds(),
+        direct.getTotalSeconds());
+    assertTrue(direct.getTotalSeconds() < 120, "a probe sweep takes seconds");
+    CutPointProbe bestProbe =
+        sweep.getProbesList().stream()
+            .filter(p -> p.getName().equals(sweep.getBestCutPoint()))
+            .findFirst()
+            .orElseThrow();
+    Run atBest =
+        bestProbe.getFeatureTensor()
+                && cells.containsKey(largest + " " + Strategy.TRANSFER_LEARNING)
+            ? training.getRun(
+                GetRunRequest.newBuilder()
+                    .setRunId(cells.get(largest + " " + Strategy.TRANSFER_LEARNING).getRunIds(0))
+                    .build())
+            : run(
+                training,
+                experiment,
+                Strategy.TRANSFER_LEARNING,
+                largest,
+                HyperParameters.getDefaultInstance(),
+                bestProbe.getName());
+    double runValAccuracy = TrainingFixtures.valAccuracy(atBest);
+    System.out.printf(
+        "ACCEPTANCE-10 probe at %s %.4f, TRANSFER_LEARNING run there %.4f (test %.4f)%n",
+        bestProbe.getName(),
+        bestProbe.getValAccuracy(),
+        runValAccuracy,
+        atBest.getTestMetricsOrThrow("test_accuracy"));
+    assertEquals(
+        bestProbe.getValAccuracy(),
+        runValAccuracy,
+        0.01,
+        "the run at the bestProbe cut point reproduces its probe within noise");
+
+    // Comparison runs are served like any other: download the best run's model, predict digits.
+    ComparisonCell top =
+        compared.getCellsList().stream()
+            .filter(c -> c.getTrainingExamples() == largest)
+            .max(java.util.Comparator.comparingDouble(ComparisonCell::getTestAccuracy))
+            .orElseThrow();
+    Run topRun = training.getRun(GetRunRequest.newBuilder().setRunId(top.getRunIds(0)).build());
+    String modelName = topRun.getModelVersion().substring(0, topRun.getModelVersion().indexOf(':'));
+    assertTrue(
+        TrainingFixtures.download(
+                    channel,
+                    DownloadModelVersionRequest.newBuilder()
+                        .setModel(ModelRef.newBuilder().setName(modelName).setAlias("latest"))
+                        .build())
+                .size()
+            > 0,
+        "the model downloads");
+    int correct = predictDigits(root.resolve("mnist-digits"), modelName);
+    System.out.printf(
+        "ACCEPTANCE-10 served %s (%s, %d examples): %d of 20 digits right (test accuracy %.4f)%n",
+        topRun.getModelVersion(), top.getStrategy(), largest, correct, top.getTestAccuracy());
+    assertTrue(correct >= Math.floor(20 * (top.getTestAccuracy() - 0.25)), correct + " of 20");
+
     List<String> failures = new ArrayList<>();
     System.out.println(
         "ACCEPTANCE-10 | examples | strategy | default | best of grid (lr, epochs) | ratio |"
@@ -149,7 +301,11 @@ class DefaultsAcceptanceTest extends GraftTest {
     for (int size : sizes) {
       for (Strategy strategy : strategies) {
         Run byDefault =
-            run(training, experiment, strategy, size, HyperParameters.getDefaultInstance());
+            training.getRun(
+                GetRunRequest.newBuilder()
+                    .setRunId(cells.get(size + " " + strategy).getRunIds(0))
+                    .build());
+        assertEquals(size, byDefault.getConfig().getSplit().getMaxTrainExamples());
         double best = -1;
         String bestAt = "";
         for (double rate : rates) {
@@ -160,7 +316,9 @@ class DefaultsAcceptanceTest extends GraftTest {
                     experiment,
                     strategy,
                     size,
-                    HyperParameters.newBuilder().setEpochs(e).setLearningRate(rate).build());
+                    HyperParameters.newBuilder().setEpochs(e).setLearningRate(rate).build(),
+                    "");
+            assertEquals(byDefault.getSplitHash(), g.getSplitHash(), "same split as the default");
             double a = g.getTestMetricsOrThrow("test_accuracy");
             if (a > best) {
               best = a;
@@ -198,7 +356,8 @@ class DefaultsAcceptanceTest extends GraftTest {
       long experiment,
       Strategy strategy,
       int size,
-      HyperParameters hyper)
+      HyperParameters hyper,
+      String cutPoint)
       throws InterruptedException {
     Run started =
         training.startRun(
@@ -208,17 +367,79 @@ class DefaultsAcceptanceTest extends GraftTest {
                 .setDataset("mnist-digits")
                 .setStrategy(strategy)
                 .setHyperParameters(hyper)
-                .setSplit(
-                    SplitSpec.newBuilder()
-                        .setValidationFraction(0.1)
-                        .setTestFraction(0.2)
-                        .setMaxTrainExamples(size))
+                .setSplit(split(size))
                 .setSeed(7)
+                .setCutPoint(cutPoint)
                 .setDevice(Device.CPU)
                 .build());
     Run done = awaitEnd(channel, started.getId(), Duration.ofMinutes(30));
     assertEquals(RunStatus.SUCCEEDED, done.getStatus(), done.getError());
     return done;
+  }
+
+  private static SplitSpec split(int maxTrainExamples) {
+    return SplitSpec.newBuilder()
+        .setValidationFraction(0.1)
+        .setTestFraction(0.2)
+        .setMaxTrainExamples(maxTrainExamples)
+        .build();
+  }
+
+  /** One CompareStrategies call over every size and strategy, watched to its end. */
+  private Comparison compare(long experiment, int[] sizes, List<Strategy> strategies) {
+    var comparisons = ComparisonServiceGrpc.newBlockingStub(channel);
+    CompareStrategiesRequest.Builder request =
+        CompareStrategiesRequest.newBuilder()
+            .setExperimentId(experiment)
+            .setName("defaults")
+            .setBaseModel("cnn-small-fmnist")
+            .setDataset("mnist-digits")
+            .addAllStrategies(strategies)
+            .setSplit(split(0))
+            .setSeed(7)
+            .setProbeLayers(true)
+            .setDevice(Device.CPU);
+    for (int size : sizes) {
+      request.addTrainingSizes(size);
+    }
+    Comparison queued = comparisons.compareStrategies(request.build());
+    List<Comparison> seen = new ArrayList<>();
+    comparisons
+        .withDeadlineAfter(3, TimeUnit.HOURS)
+        .watchComparison(GetComparisonRequest.newBuilder().setComparisonId(queued.getId()).build())
+        .forEachRemaining(seen::add);
+    return seen.get(seen.size() - 1);
+  }
+
+  /**
+   * Predicts the first two images of every digit (as PNGs, what a client sends) with a served
+   * model; how many come back as their digit.
+   */
+  private int predictDigits(Path digits, String model) throws IOException {
+    PredictRequest.Builder request =
+        PredictRequest.newBuilder().setModel(ModelRef.newBuilder().setName(model)).setTopK(1);
+    for (int d = 0; d < 10; d++) {
+      JsonNode data = new ObjectMapper().readTree(digits.resolve(d + ".json").toFile()).get("data");
+      for (int k = 0; k < 2; k++) {
+        BufferedImage image = new BufferedImage(28, 28, BufferedImage.TYPE_BYTE_GRAY);
+        for (int i = 0; i < 784; i++) {
+          int v = (int) Math.round(data.get(k * 784 + i).asDouble() * 255);
+          image.getRaster().setSample(i % 28, i / 28, 0, v);
+        }
+        ByteArrayOutputStream png = new ByteArrayOutputStream();
+        ImageIO.write(image, "png", png);
+        request.addInputs(Input.newBuilder().setImage(ByteString.copyFrom(png.toByteArray())));
+      }
+    }
+    PredictResponse response =
+        InferenceServiceGrpc.newBlockingStub(channel).predict(request.build());
+    int correct = 0;
+    for (int i = 0; i < response.getPredictionsCount(); i++) {
+      if (response.getPredictions(i).getClasses(0).getIndex() == i / 2) {
+        correct++;
+      }
+    }
+    return correct;
   }
 
   private static int[] ints(String csv) {

@@ -14,7 +14,6 @@ import dev.graft.api.v1.DatasetServiceGrpc;
 import dev.graft.api.v1.DatasetSource;
 import dev.graft.api.v1.Device;
 import dev.graft.api.v1.DownloadModelVersionRequest;
-import dev.graft.api.v1.DownloadModelVersionResponse;
 import dev.graft.api.v1.HyperParameters;
 import dev.graft.api.v1.ModelRef;
 import dev.graft.api.v1.ModelServiceGrpc;
@@ -37,7 +36,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -238,19 +236,12 @@ class MnistAcceptanceTest extends GraftTest {
   /** Downloads a model version ("name:version") through ModelService.DownloadModelVersion. */
   private ModelProto download(String ref) throws IOException {
     String model = ref.substring(0, ref.indexOf(':'));
-    Iterator<DownloadModelVersionResponse> chunks =
-        ModelServiceGrpc.newBlockingStub(channel)
-            .downloadModelVersion(
-                DownloadModelVersionRequest.newBuilder()
-                    .setModel(ModelRef.newBuilder().setName(model).setAlias("latest"))
-                    .build());
-    ByteString bytes = ByteString.EMPTY;
-    while (chunks.hasNext()) {
-      DownloadModelVersionResponse r = chunks.next();
-      if (r.hasChunk()) {
-        bytes = bytes.concat(r.getChunk());
-      }
-    }
+    ByteString bytes =
+        TrainingFixtures.download(
+            channel,
+            DownloadModelVersionRequest.newBuilder()
+                .setModel(ModelRef.newBuilder().setName(model).setAlias("latest"))
+                .build());
     return ModelProto.parseFrom(bytes);
   }
 

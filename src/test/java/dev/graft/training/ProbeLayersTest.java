@@ -11,7 +11,6 @@ import dev.graft.api.v1.CutPointProbe;
 import dev.graft.api.v1.HyperParameters;
 import dev.graft.api.v1.ImagePreprocessing;
 import dev.graft.api.v1.ImportBaseModelHeader;
-import dev.graft.api.v1.MetricValue;
 import dev.graft.api.v1.ProbeLayersRequest;
 import dev.graft.api.v1.ProbeLayersResponse;
 import dev.graft.api.v1.Run;
@@ -112,7 +111,7 @@ class ProbeLayersTest extends GraftTest {
       CutPointProbe probe = cut.isEmpty() ? sweep.getProbes(2) : sweep.getProbes(0);
       assertEquals(
           probe.getValAccuracy(),
-          valAccuracy(run),
+          TrainingFixtures.valAccuracy(run),
           1.0 / 24 + 1e-9,
           "probe at " + probe.getName() + " vs the run's validation accuracy");
     }
@@ -229,13 +228,5 @@ class ProbeLayersTest extends GraftTest {
     Run done = TrainingFixtures.awaitEnd(channel, queued.getId(), Duration.ofMinutes(3));
     assertEquals(RunStatus.SUCCEEDED, done.getStatus(), done.getError());
     return done;
-  }
-
-  private static double valAccuracy(Run run) {
-    return run.getMetricsList().stream()
-        .filter(m -> m.getKey().equals("val_accuracy"))
-        .mapToDouble(MetricValue::getValue)
-        .reduce((a, b) -> b)
-        .orElseThrow();
   }
 }

@@ -11,12 +11,10 @@ import ai.onnxruntime.OrtSession;
 import dev.graft.api.v1.ClassScore;
 import dev.graft.api.v1.Device;
 import dev.graft.api.v1.DownloadModelVersionRequest;
-import dev.graft.api.v1.DownloadModelVersionResponse;
 import dev.graft.api.v1.HyperParameters;
 import dev.graft.api.v1.InferenceServiceGrpc;
 import dev.graft.api.v1.Input;
 import dev.graft.api.v1.ModelRef;
-import dev.graft.api.v1.ModelServiceGrpc;
 import dev.graft.api.v1.PredictRequest;
 import dev.graft.api.v1.PredictResponse;
 import dev.graft.api.v1.Prediction;
@@ -32,14 +30,12 @@ import dev.graft.text.TextTokenizer;
 import dev.graft.text.TokenBatch;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
-import java.io.ByteArrayOutputStream;
 import java.nio.LongBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -142,18 +138,12 @@ class TextPredictTest extends GraftTest {
   }
 
   private Path download(ModelRef ref, String file, Path to) throws Exception {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    Iterator<DownloadModelVersionResponse> chunks =
-        ModelServiceGrpc.newBlockingStub(channel)
-            .downloadModelVersion(
-                DownloadModelVersionRequest.newBuilder().setModel(ref).setFile(file).build());
-    while (chunks.hasNext()) {
-      DownloadModelVersionResponse r = chunks.next();
-      if (r.hasChunk()) {
-        r.getChunk().writeTo(bytes);
-      }
-    }
-    Files.write(to, bytes.toByteArray());
+    Files.write(
+        to,
+        TrainingFixtures.download(
+                channel,
+                DownloadModelVersionRequest.newBuilder().setModel(ref).setFile(file).build())
+            .toByteArray());
     return to;
   }
 

@@ -7,7 +7,6 @@ import dev.graft.api.v1.ComparisonServiceGrpc;
 import dev.graft.api.v1.CutPointProbe;
 import dev.graft.api.v1.Device;
 import dev.graft.api.v1.HyperParameters;
-import dev.graft.api.v1.MetricValue;
 import dev.graft.api.v1.ProbeLayersRequest;
 import dev.graft.api.v1.ProbeLayersResponse;
 import dev.graft.api.v1.Run;
@@ -95,7 +94,7 @@ class TextProbeLayersTest extends GraftTest {
       // slack keep this robust across CPUs.
       assertEquals(
           probe.getValAccuracy(),
-          valAccuracy(run),
+          TrainingFixtures.valAccuracy(run),
           2.0 / validation + 1e-9,
           "probe at " + probe.getName() + " vs the run's validation accuracy");
     }
@@ -119,13 +118,5 @@ class TextProbeLayersTest extends GraftTest {
     Run done = TrainingFixtures.awaitEnd(channel, queued.getId(), Duration.ofMinutes(5));
     assertEquals(RunStatus.SUCCEEDED, done.getStatus(), done.getError());
     return done;
-  }
-
-  private static double valAccuracy(Run run) {
-    return run.getMetricsList().stream()
-        .filter(m -> m.getKey().equals("val_accuracy"))
-        .mapToDouble(MetricValue::getValue)
-        .reduce((a, b) -> b)
-        .orElseThrow();
   }
 }

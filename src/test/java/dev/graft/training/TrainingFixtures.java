@@ -4,13 +4,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import com.google.protobuf.ByteString;
 import dev.graft.api.v1.CreateExperimentRequest;
 import dev.graft.api.v1.DatasetServiceGrpc;
 import dev.graft.api.v1.DatasetSource;
+import dev.graft.api.v1.DownloadModelVersionRequest;
+import dev.graft.api.v1.DownloadModelVersionResponse;
 import dev.graft.api.v1.ExperimentServiceGrpc;
 import dev.graft.api.v1.GetBaseModelRequest;
 import dev.graft.api.v1.GetRunRequest;
 import dev.graft.api.v1.HyperParameters;
+import dev.graft.api.v1.MetricValue;
 import dev.graft.api.v1.ModelServiceGrpc;
 import dev.graft.api.v1.PretrainBaseModelRequest;
 import dev.graft.api.v1.RegisterDatasetRequest;
@@ -28,6 +32,7 @@ import io.grpc.StatusRuntimeException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -149,6 +154,33 @@ final class TrainingFixtures {
       }
     }
     throw new AssertionError("run " + runId + " did not end within " + timeout);
+  }
+
+  /** The run's last validation accuracy. */
+  static double valAccuracy(Run run) {
+    return run.getMetricsList().stream()
+        .filter(m -> m.getKey().equals("val_accuracy"))
+        .mapToDouble(MetricValue::getValue)
+        .reduce((a, b) -> b)
+        .orElseThrow();
+  }
+
+  /** The bytes DownloadModelVersion streams for a request, its chunks joined. */
+  static ByteString download(Channel channel, DownloadModelVersionRequest request) {
+    Iterator<DownloadModelVersionResponse> chunks =
+        ModelServiceGrpc.newBlockingStub(channel).downloadModelVersion(request);
+    ByteString.Output bytes = ByteString.newOutput();
+    while (chunks.hasNext()) {
+      DownloadModelVersionResponse r = chunks.next();
+      if (r.hasChunk()) {
+        try {
+          r.getChunk().writeTo(bytes);
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+    }
+    return bytes.toByteString();
   }
 
   /** Every event of a run, from the start of WatchRun to the end of the stream. */
