@@ -41,14 +41,13 @@ final class Budget {
   }
 
   /** The text rule in words. */
-  static String textReason(int examples, int batchSize) {
+  static String textReason(int examples, int batchSize, RunSpec.EarlyStop early) {
     int epochs = textEpochs(examples);
     return String.format(
         java.util.Locale.ROOT,
         "epochs 0 on a text encoder: %d training examples at batch %d; %d epochs ="
             + " clamp(ceil(%d / %d), %d, %d) (fine-tuning a pre-trained encoder converges in a"
-            + " few epochs), early stopping on val_loss (patience %d) with the best epoch"
-            + " restored",
+            + " few epochs), %s",
         examples,
         batchSize,
         epochs,
@@ -56,7 +55,7 @@ final class Budget {
         examples,
         TEXT_MIN_EPOCHS,
         TEXT_MAX_EPOCHS,
-        patience(epochs));
+        stopping(early, epochs));
   }
 
   static int stepsPerEpoch(int examples, int batchSize) {
@@ -73,6 +72,21 @@ final class Budget {
     return Math.max(min, Math.min(max, wanted));
   }
 
+  /** Early stopping in words: the metric, its tie-break, the patience and what is restored. */
+  static String stopping(RunSpec.EarlyStop early, int epochs) {
+    if (!early.enabled()) {
+      return "early stopping off";
+    }
+    int patience = early.patience() == 0 ? patience(epochs) : early.patience();
+    return "early stopping on "
+        + early.metric()
+        + (early.lowerIsBetter() ? "" : " (ties: lower val_loss)")
+        + " (patience "
+        + patience
+        + ")"
+        + (early.restoreBest() ? " with the best epoch restored" : "");
+  }
+
   static int patience(int epochs) {
     return Math.max(5, (epochs + 9) / 10);
   }
@@ -82,14 +96,14 @@ final class Budget {
   }
 
   /** The rule in words, with its numbers, for the run's plan. */
-  static String reason(int examples, int batchSize, boolean cachedFeatures) {
+  static String reason(
+      int examples, int batchSize, boolean cachedFeatures, RunSpec.EarlyStop early) {
     int steps = stepsPerEpoch(examples, batchSize);
     int epochs = epochs(examples, batchSize, cachedFeatures);
     return String.format(
         java.util.Locale.ROOT,
         "epochs 0: %d training examples at batch %d are %d steps per epoch; %d epochs ="
-            + " clamp(ceil(%d / %d), %d, %d) = %d steps at most, early stopping on val_loss"
-            + " (patience %d) with the best epoch restored",
+            + " clamp(ceil(%d / %d), %d, %d) = %d steps at most, %s",
         examples,
         batchSize,
         steps,
@@ -99,6 +113,6 @@ final class Budget {
         cachedFeatures ? CACHED_MIN_EPOCHS : IMAGE_MIN_EPOCHS,
         cachedFeatures ? CACHED_MAX_EPOCHS : IMAGE_MAX_EPOCHS,
         (long) epochs * steps,
-        patience(epochs));
+        stopping(early, epochs));
   }
 }

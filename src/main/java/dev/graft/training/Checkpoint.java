@@ -29,13 +29,27 @@ final class Checkpoint {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String STATE = "state.json";
 
-  /** The loop's bookkeeping: epochs done and early-stopping state. */
+  /**
+   * The loop's bookkeeping: epochs done and early-stopping state. {@code bestLoss} is the
+   * validation loss of the best epoch, the tie-break of a higher-is-better metric (a checkpoint
+   * written before it existed reads 0, so that ties never count, as they did then).
+   */
   record State(
-      int epochsDone, double bestValue, int bestEpoch, int sinceImprovement, boolean stopped) {
+      int epochsDone,
+      double bestValue,
+      int bestEpoch,
+      int sinceImprovement,
+      boolean stopped,
+      double bestLoss) {
 
     static State initial(boolean lowerIsBetter) {
       return new State(
-          0, lowerIsBetter ? Double.POSITIVE_INFINITY : Double.NEGATIVE_INFINITY, 0, 0, false);
+          0,
+          lowerIsBetter ? Double.POSITIVE_INFINITY : Double.NEGATIVE_INFINITY,
+          0,
+          0,
+          false,
+          Double.POSITIVE_INFINITY);
     }
   }
 

@@ -249,6 +249,15 @@ public record RunSpec(
         cutPoint);
   }
 
+  /**
+   * What the automatic budget stops on: validation accuracy, ties broken by the lower validation
+   * loss (torchvision's and timm's practice of keeping the most accurate checkpoint). Validation
+   * loss rises from over-confidence while accuracy still improves: on 50-200 MNIST examples
+   * val_loss stopped FROM_SCRATCH at 78 of 200 epochs (0.950 of the grid's best) and kept GRADUAL's
+   * probe (0.863).
+   */
+  static final String AUTOMATIC_STOP_METRIC = "val_accuracy";
+
   /** The learning rate used when none is given and the budget is explicit. */
   static double defaultLearningRate(String optimizer) {
     return "SGD".equals(optimizer) ? 0.01 : 0.001;
@@ -257,8 +266,9 @@ public record RunSpec(
   /**
    * This spec with every unset value replaced by the strategy's default. With {@code epochs: 0}
    * (pre-training aside) the budget stays automatic: epochs 0, a learning rate of 0 is left for the
-   * range test, early stopping is on (val_loss, restore best) unless the request configures it, and
-   * a patience of 0 is chosen with the budget; the run's {@link TrainingPlan} records the choice.
+   * range test, early stopping is on ({@value #AUTOMATIC_STOP_METRIC}, restore best) unless the
+   * request configures it, and a patience of 0 is chosen with the budget; the run's {@link
+   * TrainingPlan} records the choice.
    */
   public RunSpec withDefaults() {
     if (strategy == null) {
@@ -273,7 +283,7 @@ public record RunSpec(
     EarlyStop es = h.earlyStopping();
     EarlyStop early;
     if (es == null && automatic) {
-      early = new EarlyStop(true, "val_loss", 0, 0, true);
+      early = new EarlyStop(true, AUTOMATIC_STOP_METRIC, 0, 0, true);
     } else if (es == null || !es.enabled()) {
       early = new EarlyStop(false, "val_loss", 3, 0, false);
     } else {

@@ -340,12 +340,7 @@ public class TrainingJob {
                   ? HeadGraph.merge(start, loop.run(graph, epoch -> FreezeSpec.none()))
                   : probeFirst
                       ? loop.run(
-                          graph,
-                          epoch -> grafted.freeze(),
-                          probe
-                              .validation()
-                              .metrics("val")
-                              .get(effective.hyper().earlyStopping().metric()))
+                          graph, epoch -> grafted.freeze(), probe.validation().metrics("val"))
                       : loop.run(graph, epoch -> grafted.freezeAt(epoch, headEpochs));
         }
         token.check();
@@ -573,8 +568,8 @@ public class TrainingJob {
         search,
         phases,
         (textBudget
-                ? Budget.textReason(train.length, h.batchSize())
-                : Budget.reason(train.length, h.batchSize(), cached))
+                ? Budget.textReason(train.length, h.batchSize(), es)
+                : Budget.reason(train.length, h.batchSize(), cached, es))
             + (warmup > 0 && !schedule.equals(h.schedule())
                 ? "; CONSTANT without warm-up becomes " + warmup + " warm-up epochs + cosine decay"
                 : ""));

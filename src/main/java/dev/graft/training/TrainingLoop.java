@@ -80,24 +80,32 @@ final class TrainingLoop {
    * @param freezeAt which initializers train in a given epoch (0-based)
    */
   ModelProto run(ModelProto graph, Function<Integer, FreezeSpec> freezeAt) {
-    return run(graph, freezeAt, Double.NaN);
+    return run(graph, freezeAt, Map.of());
   }
 
   /**
    * As {@link #run(ModelProto, Function)}, with {@code graph} itself as epoch 0 of early stopping
-   * when {@code startValue} (its early-stopping metric) is a number: LP-FT's fine-tuning must beat
-   * the linear probe it starts from, else the probe is what the run keeps.
+   * when {@code start} (its validation metrics) holds the early-stopping metric: LP-FT's
+   * fine-tuning must beat the linear probe it starts from, else the probe is what the run keeps.
    */
-  ModelProto run(ModelProto graph, Function<Integer, FreezeSpec> freezeAt, double startValue) {
+  ModelProto run(
+      ModelProto graph, Function<Integer, FreezeSpec> freezeAt, Map<String, Double> start) {
     RunSpec.Hyper h = spec.hyper();
     RunSpec.EarlyStop early = h.earlyStopping();
     boolean resuming = checkpoint.exists();
-    boolean baseline = !resuming && !Double.isNaN(startValue) && early.enabled();
+    Double startValue = start.get(early.metric());
+    boolean baseline = !resuming && startValue != null && early.enabled();
     Checkpoint.State state =
         resuming
             ? checkpoint.state()
             : baseline
-                ? new Checkpoint.State(0, startValue, 0, 0, false)
+                ? new Checkpoint.State(
+                    0,
+                    startValue,
+                    0,
+                    0,
+                    false,
+                    start.getOrDefault("val_loss", Double.POSITIVE_INFINITY))
                 : Checkpoint.State.initial(early.lowerIsBetter());
     ModelProto current = resuming ? checkpoint.weights() : graph;
     ModelProto best = resuming ? checkpoint.best() : (baseline ? graph : null);
@@ -133,10 +141,8 @@ final class TrainingLoop {
             int epoch = state.epochsDone();
             Map<String, Double> values = epoch(trainer, optimizer, epoch);
             double value = values.get(early.metric());
-            boolean improved =
-                early.lowerIsBetter()
-                    ? value < state.bestValue() - early.minDelta()
-                    : value > state.bestValue() + early.minDelta();
+            double loss = values.get("val_loss");
+            boolean improved = improved(early, value, loss, state);
             ModelProto weights = block.toModelProto();
             if (improved && early.enabled() && early.restoreBest()) {
               best = weights;
@@ -149,7 +155,8 @@ final class TrainingLoop {
                     improved ? value : state.bestValue(),
                     improved ? epoch + 1 : state.bestEpoch(),
                     since,
-                    stop);
+                    stop,
+                    improved ? loss : state.bestLoss());
             // Metrics first, then the checkpoint: a kill in between leaves the epoch recorded but
             // not checkpointed, and a resume redoes it and records it again. The other order
             // could leave a checkpointed epoch that is never recorded.
@@ -164,6 +171,21 @@ final class TrainingLoop {
       }
     }
     return early.enabled() && early.restoreBest() && best != null ? best : current;
+  }
+
+  /**
+   * Whether an epoch beats the best so far: by more than {@code min_delta} on the metric, or, for a
+   * higher-is-better metric (accuracy, macro-F1: discrete on a finite validation set), by the same
+   * value at a lower validation loss, so that a plateau of equal accuracies keeps the
+   * best-calibrated epoch and is not counted as a lack of progress while the loss still falls.
+   */
+  static boolean improved(
+      RunSpec.EarlyStop early, double value, double loss, Checkpoint.State best) {
+    if (early.lowerIsBetter()) {
+      return value < best.bestValue() - early.minDelta();
+    }
+    return value > best.bestValue() + early.minDelta()
+        || (value == best.bestValue() && loss < best.bestLoss());
   }
 
   private Map<String, Double> epoch(Trainer trainer, GroupOptimizer optimizer, int epoch) {

@@ -17,7 +17,7 @@ class CheckpointTest {
   @TempDir Path run;
 
   private static Checkpoint.State epoch(int n) {
-    return new Checkpoint.State(n, 0.5, n, 0, false);
+    return new Checkpoint.State(n, 0.5, n, 0, false, 0.25);
   }
 
   private static final ModelProto WEIGHTS = ModelProto.newBuilder().setIrVersion(8).build();

@@ -1,6 +1,7 @@
 package dev.graft.training;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -90,7 +91,8 @@ class TrainingUnitsTest {
     assertEquals(0, s.hyper().epochs());
     assertEquals(0, s.hyper().learningRate());
     assertEquals(0, s.hyper().headEpochs());
-    assertEquals(new RunSpec.EarlyStop(true, "val_loss", 0, 0, true), s.hyper().earlyStopping());
+    assertEquals(
+        new RunSpec.EarlyStop(true, "val_accuracy", 0, 0, true), s.hyper().earlyStopping());
   }
 
   @Test
@@ -121,7 +123,39 @@ class TrainingUnitsTest {
     assertEquals(10, Budget.warmupEpochs(200));
     assertEquals(2, Budget.warmupEpochs(32));
     assertEquals(0, Budget.warmupEpochs(1));
-    assertTrue(Budget.reason(50, 32, false).contains("200 epochs"), Budget.reason(50, 32, false));
+    RunSpec.EarlyStop automatic = new RunSpec.EarlyStop(true, "val_accuracy", 0, 0, true);
+    String reason = Budget.reason(50, 32, false, automatic);
+    assertTrue(reason.contains("200 epochs"), reason);
+    assertTrue(
+        reason.endsWith(
+            "early stopping on val_accuracy (ties: lower val_loss) (patience 20) with the best"
+                + " epoch restored"),
+        reason);
+    assertTrue(
+        Budget.reason(50, 32, false, new RunSpec.EarlyStop(false, "val_loss", 3, 0, false))
+            .endsWith("early stopping off"));
+    assertTrue(
+        Budget.reason(50, 32, false, new RunSpec.EarlyStop(true, "val_loss", 4, 0, false))
+            .endsWith("early stopping on val_loss (patience 4)"));
+  }
+
+  @Test
+  void accuracyTiesAreBrokenByTheLowerValidationLoss() {
+    RunSpec.EarlyStop accuracy = new RunSpec.EarlyStop(true, "val_accuracy", 5, 0, true);
+    Checkpoint.State best = new Checkpoint.State(3, 0.80, 3, 0, false, 0.50);
+    assertTrue(TrainingLoop.improved(accuracy, 0.81, 0.90, best), "higher accuracy, worse loss");
+    assertTrue(TrainingLoop.improved(accuracy, 0.80, 0.40, best), "same accuracy, lower loss");
+    assertFalse(TrainingLoop.improved(accuracy, 0.80, 0.60, best), "same accuracy, higher loss");
+    assertFalse(TrainingLoop.improved(accuracy, 0.79, 0.10, best), "lower accuracy");
+    RunSpec.EarlyStop delta = new RunSpec.EarlyStop(true, "val_accuracy", 5, 0.02, true);
+    assertFalse(TrainingLoop.improved(delta, 0.81, 0.90, best), "within min_delta");
+    // A checkpoint written before the tie-break existed reads bestLoss 0: ties never count.
+    Checkpoint.State old = new Checkpoint.State(3, 0.80, 3, 0, false, 0);
+    assertFalse(TrainingLoop.improved(accuracy, 0.80, 0.40, old));
+    RunSpec.EarlyStop loss = new RunSpec.EarlyStop(true, "val_loss", 5, 0, true);
+    Checkpoint.State lowest = new Checkpoint.State(3, 0.50, 3, 0, false, 0.50);
+    assertTrue(TrainingLoop.improved(loss, 0.49, 0.49, lowest));
+    assertFalse(TrainingLoop.improved(loss, 0.50, 0.50, lowest));
   }
 
   @Test
