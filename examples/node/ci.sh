@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Node examples against a freshly started Graft: the transfer-learning walk-through
 # (walkthrough.js), then unary + streaming Predict and KServe ModelInfer (client.js) on the
-# model it trained, and the exact error texts grpc-js (errors.js) and, where python3-grpcio is
+# model it trained, transfer learning on MiniLM from raw strings (text.js), and the exact error
+# texts grpc-js (errors.js) and, where python3-grpcio is
 # installed, Python (../python/errors.py) receive. Used by the build's integration-test phase;
 # skipped without node/npm.
 #
@@ -27,7 +28,7 @@ grpc_port=$(free_port)
 db_port=$(free_port)
 java -Dgraft.storage.dir="$work/data" -Dgraft.database.embedded-port="$db_port" \
   -Dquarkus.http.port="$http_port" -Dquarkus.grpc.server.port="$grpc_port" -Dgraft.bootstrap.pretrain=false \
-  -Dgraft.bootstrap.register-minilm=false -Djava.io.tmpdir="$work" \
+  -Djava.io.tmpdir="$work" \
   -jar "$jar" >"$work/server.log" 2>&1 &
 server=$!
 cleanup() {
@@ -51,6 +52,10 @@ if ! OUT_DIR="$work/out" node "$here/walkthrough.js" "localhost:$grpc_port" | te
 fi
 model=$(sed -n 's/^MODEL=//p' "$work/walkthrough.log")
 node "$here/client.js" "localhost:$grpc_port" "$model" "$work/out/square.png"
+if ! node "$here/text.js" "localhost:$grpc_port"; then
+  tail -50 "$work/server.log"
+  exit 1
+fi
 node "$here/errors.js" "localhost:$grpc_port" "$model"
 # The first Python that has grpcio: the one on the PATH, or Debian's (python3-grpcio, installed
 # here when missing and running as root; apt's output, which names its mirrors, stays unshown).
@@ -76,4 +81,4 @@ if [ -n "$python" ]; then
 else
   echo "python-errors: skipped, no python3 with the grpc module (apt-get install python3-grpcio)"
 fi
-echo "node-examples: walk-through, client and error texts passed"
+echo "node-examples: walk-through, client, text and error texts passed"

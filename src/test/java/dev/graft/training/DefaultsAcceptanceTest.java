@@ -320,6 +320,9 @@ class DefaultsAcceptanceTest extends GraftTest {
                     "");
             assertEquals(byDefault.getSplitHash(), g.getSplitHash(), "same split as the default");
             double a = g.getTestMetricsOrThrow("test_accuracy");
+            System.out.printf(
+                "ACCEPTANCE-10 grid | %d | %s | lr %s | %d epochs | %.4f%n",
+                size, strategy, rate, e, a);
             if (a > best) {
               best = a;
               bestAt = rate + ", " + e;
