@@ -79,11 +79,7 @@ class CompareStrategiesTest extends GraftTest {
     assertEquals("RUNNING", queued.getStatus());
     assertEquals(4, queued.getRunsTotal());
 
-    List<Comparison> seen = new ArrayList<>();
-    comparisons
-        .withDeadlineAfter(5, TimeUnit.MINUTES)
-        .watchComparison(GetComparisonRequest.newBuilder().setComparisonId(queued.getId()).build())
-        .forEachRemaining(seen::add);
+    List<Comparison> seen = watch(queued.getId());
     Comparison done = seen.get(seen.size() - 1);
     assertEquals("SUCCEEDED", done.getStatus(), done.toString());
     assertEquals(4, done.getRunsDone());
@@ -169,11 +165,7 @@ class CompareStrategiesTest extends GraftTest {
                 .setProbeLayers(true)
                 .build());
     assertEquals("RUNNING", queued.getStatus());
-    List<Comparison> seen = new ArrayList<>();
-    comparisons
-        .withDeadlineAfter(5, TimeUnit.MINUTES)
-        .watchComparison(GetComparisonRequest.newBuilder().setComparisonId(queued.getId()).build())
-        .forEachRemaining(seen::add);
+    List<Comparison> seen = watch(queued.getId());
     Comparison done = seen.get(seen.size() - 1);
     assertEquals("SUCCEEDED", done.getStatus(), done.toString());
     assertEquals("SUCCEEDED", done.getProbeStatus(), done.getProbeError());
@@ -304,5 +296,15 @@ class CompareStrategiesTest extends GraftTest {
       assertTrue(inMedium.contains(i), i + " of the 20-example set is not in the 60-example set");
     }
     assertArrayEquals(small, TrainingJob.limit(train, labels, 20, 3), "deterministic");
+  }
+
+  /** Every message of WatchComparison until the comparison ends, the final table last. */
+  private List<Comparison> watch(long comparisonId) {
+    List<Comparison> seen = new ArrayList<>();
+    comparisons
+        .withDeadlineAfter(5, TimeUnit.MINUTES)
+        .watchComparison(GetComparisonRequest.newBuilder().setComparisonId(comparisonId).build())
+        .forEachRemaining(seen::add);
+    return seen;
   }
 }
