@@ -10,21 +10,11 @@
 'use strict';
 
 const fs = require('fs');
-const path = require('path');
-const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
+const { grpc, load, call } = require('./graft');
 
-const PROTO_ROOT = path.resolve(__dirname, '../../proto');
-const definition = protoLoader.loadSync(
-  ['graft/v1/inference_service.proto', 'graft/v1/model_service.proto', 'inference/grpc_service.proto'],
-  { includeDirs: [PROTO_ROOT], keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true },
-);
-const loaded = grpc.loadPackageDefinition(definition);
+const loaded = load(['graft/v1/inference_service.proto', 'graft/v1/model_service.proto', 'inference/grpc_service.proto']);
 
-function unary(client, method, request) {
-  return new Promise((resolve, reject) =>
-    client[method](request, { deadline: Date.now() + 30000 }, (err, res) => (err ? reject(err) : resolve(res))));
-}
+const unary = (client, method, request) => call(client, method, request, 30);
 
 function parseInput(arg) {
   if (fs.existsSync(arg)) {

@@ -6,16 +6,9 @@
 // Exits non-zero when a text differs.
 'use strict';
 
-const path = require('path');
-const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
+const { grpc, load } = require('./graft');
 
-const PROTO_ROOT = path.resolve(__dirname, '../../proto');
-const definition = protoLoader.loadSync(
-  ['graft/v1/inference_service.proto', 'graft/v1/model_service.proto'],
-  { includeDirs: [PROTO_ROOT], keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true },
-);
-const v1 = grpc.loadPackageDefinition(definition).graft.v1;
+const v1 = load(['graft/v1/inference_service.proto', 'graft/v1/model_service.proto']).graft.v1;
 const address = process.argv[2] || 'localhost:9000';
 const imageModel = process.argv[3];
 const credentials = grpc.credentials.createInsecure();

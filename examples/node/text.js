@@ -15,21 +15,14 @@
 // training).
 'use strict';
 
-const path = require('path');
-const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
+const { grpc, load, call, watch } = require('./graft');
 
-const PROTO_ROOT = path.resolve(__dirname, '../../proto');
-const definition = protoLoader.loadSync(
-  [
-    'graft/v1/experiment_service.proto',
-    'graft/v1/dataset_service.proto',
-    'graft/v1/training_service.proto',
-    'graft/v1/inference_service.proto',
-  ],
-  { includeDirs: [PROTO_ROOT], keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true },
-);
-const v1 = grpc.loadPackageDefinition(definition).graft.v1;
+const v1 = load([
+  'graft/v1/experiment_service.proto',
+  'graft/v1/dataset_service.proto',
+  'graft/v1/training_service.proto',
+  'graft/v1/inference_service.proto',
+]).graft.v1;
 
 const address = process.argv[2] || 'localhost:9000';
 const perClass = Number(process.argv[3] || 150);
@@ -42,11 +35,6 @@ const inference = new v1.InferenceService(address, credentials);
 const CLASSES = ['negative', 'positive'];
 const HELD_OUT = 10; // words per class kept out of the dataset, for Predict
 const MIN_TEST_ACCURACY = 0.7;
-
-function call(client, method, request, seconds = 60) {
-  return new Promise((resolve, reject) =>
-    client[method](request, { deadline: Date.now() + seconds * 1000 }, (err, res) => (err ? reject(err) : resolve(res))));
-}
 
 // A small seeded generator (mulberry32), so that every run picks the same words.
 function random(seed) {
@@ -107,28 +95,6 @@ function upload(name, examples) {
   });
 }
 
-function watch(runId) {
-  return new Promise((resolve, reject) => {
-    let last = null;
-    const stream = training.WatchRun({ runId });
-    stream.on('data', (e) => {
-      if (e.status) {
-        last = e.status;
-        console.log(`  run ${runId}: ${e.status.status}${e.status.message ? ` (${e.status.message})` : ''}`);
-      } else if (e.plan) {
-        console.log(`  plan: ${e.plan.reason}`);
-      } else if (e.epoch) {
-        const v = e.epoch.values;
-        console.log(`  epoch ${e.epoch.epoch}: val_accuracy ${v.val_accuracy.toFixed(3)} val_loss ${v.val_loss.toFixed(3)}`);
-      } else if (e.export) {
-        console.log(`  exported ${e.export.modelVersion || '(not registered)'} parity ${e.export.parityMaxAbsDiff}`);
-      }
-    });
-    stream.on('end', () => resolve(last));
-    stream.on('error', reject);
-  });
-}
-
 function predictStream(model, texts) {
   return new Promise((resolve, reject) => {
     const answers = [];
@@ -158,7 +124,7 @@ async function main() {
     split: { validationFraction: 0.2, testFraction: 0.2 }, seed: 7, device: 'CPU', modelName,
   });
   console.log(`2. transfer learning on all-minilm-l6-v2: run ${run.id} ${run.status}`);
-  const end = await watch(run.id);
+  const end = await watch(training, run.id);
   if (end.status !== 'SUCCEEDED') {
     throw new Error(`transfer learning ended ${end.status}: ${end.message}`);
   }

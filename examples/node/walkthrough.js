@@ -17,21 +17,15 @@ const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 const zlib = require('zlib');
-const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
+const { grpc, load, call, watch: follow } = require('./graft');
 
-const PROTO_ROOT = path.resolve(__dirname, '../../proto');
-const definition = protoLoader.loadSync(
-  [
-    'graft/v1/experiment_service.proto',
-    'graft/v1/dataset_service.proto',
-    'graft/v1/model_service.proto',
-    'graft/v1/training_service.proto',
-    'graft/v1/inference_service.proto',
-  ],
-  { includeDirs: [PROTO_ROOT], keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true },
-);
-const v1 = grpc.loadPackageDefinition(definition).graft.v1;
+const v1 = load([
+  'graft/v1/experiment_service.proto',
+  'graft/v1/dataset_service.proto',
+  'graft/v1/model_service.proto',
+  'graft/v1/training_service.proto',
+  'graft/v1/inference_service.proto',
+]).graft.v1;
 
 const address = process.argv[2] || 'localhost:9000';
 const existingBase = process.argv[3];
@@ -43,36 +37,7 @@ const models = new v1.ModelService(address, credentials);
 const training = new v1.TrainingService(address, credentials);
 const inference = new v1.InferenceService(address, credentials);
 
-function call(client, method, request) {
-  return new Promise((resolve, reject) =>
-    client[method](request, { deadline: Date.now() + 60000 }, (err, res) => (err ? reject(err) : resolve(res))));
-}
-
-// Follows a run until it ends; prints progress, epochs and the export. Resolves with the last status.
-function watch(runId) {
-  return new Promise((resolve, reject) => {
-    let last = null;
-    const stream = training.WatchRun({ runId });
-    stream.on('data', (e) => {
-      if (e.status) {
-        last = e.status;
-        console.log(`  run ${runId}: ${e.status.status}${e.status.message ? ` (${e.status.message})` : ''}`);
-      } else if (e.progress) {
-        const p = e.progress;
-        process.stdout.write(`  epoch ${p.epoch}/${p.epochs} batch ${p.batchesDone}/${p.batchesTotal}` +
-          ` ${p.examplesPerSecond.toFixed(0)} ex/s eta ${p.etaSeconds.toFixed(0)} s loss ${p.trainLoss.toFixed(3)}\r`);
-      } else if (e.epoch) {
-        const v = e.epoch.values;
-        console.log(`  epoch ${e.epoch.epoch}: train_loss ${v.train_loss.toFixed(3)} val_accuracy ${v.val_accuracy.toFixed(3)}` +
-          ` (${v.epoch_seconds.toFixed(1)} s)`);
-      } else if (e.export) {
-        console.log(`  exported ${e.export.modelVersion || '(not registered)'} parity ${e.export.parityMaxAbsDiff}`);
-      }
-    });
-    stream.on('end', () => resolve(last));
-    stream.on('error', reject);
-  });
-}
+const watch = (runId) => follow(training, runId);
 
 // A 28x28 grayscale PNG of a filled square, drawn without any image library.
 function squarePng() {
