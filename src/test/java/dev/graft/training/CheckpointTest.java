@@ -53,6 +53,20 @@ class CheckpointTest {
   }
 
   @Test
+  void aStateWrittenBeforeTheLossTieBreakReadsItAsZero() throws Exception {
+    Checkpoint c = new Checkpoint(run);
+    c.save(WEIGHTS, new NDList(), epoch(3), null);
+    Files.writeString(
+        run.resolve("checkpoint/state.json"),
+        "{\"epochsDone\":3,\"bestValue\":0.8,\"bestEpoch\":2,\"sinceImprovement\":1,"
+            + "\"stopped\":false}");
+    assertEquals(
+        new Checkpoint.State(3, 0.8, 2, 1, false, 0),
+        new Checkpoint(run).state(),
+        "ties never count");
+  }
+
+  @Test
   void aHalfWrittenFirstCheckpointIsNone() throws Exception {
     Files.createDirectories(run.resolve("checkpoint.tmp"));
     Files.write(run.resolve("checkpoint.tmp/model.onnx"), new byte[] {1, 2});
